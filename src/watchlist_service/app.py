@@ -1,0 +1,75 @@
+"""The application factory: wiring only."""
+
+from __future__ import annotations
+
+from litestar import Litestar, MediaType, get
+from litestar.config.compression import CompressionConfig
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.middleware.base import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from watchlist_service import __version__
+from watchlist_service.config import Settings
+from watchlist_service.errors import EXCEPTION_HANDLERS
+from watchlist_service.health import live, ready
+from watchlist_service.lifespan import lifespan
+from watchlist_service.logging import RequestContextMiddleware, configure_logging
+from watchlist_service.security import auth_middleware
+from watchlist_service.watchlist.controller import MyWatchlistController, UserWatchlistController
+
+
+@get("/v1/hello", operation_id="hello", tags=["Operations"], media_type=MediaType.TEXT, sync_to_thread=False)
+def hello() -> str:
+    """The cheapest authenticated route: the framework's ceiling for benchmarks."""
+    return "hello"
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the application for ``settings`` (read from the environment when omitted)."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+    prometheus = PrometheusConfig(app_name="watchlist", group_path=True, exclude=["/metrics"])
+    return Litestar(
+        route_handlers=[
+            MyWatchlistController,
+            UserWatchlistController,
+            live,
+            ready,
+            hello,
+            PrometheusController,
+        ],
+        lifespan=[lifespan],
+        state=State({"settings": settings, "ready": False}),
+        middleware=[
+            DefineMiddleware(RequestContextMiddleware, access_log=settings.access_log),
+            prometheus.middleware,
+            auth_middleware(),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=settings.max_body_bytes,
+        cors_config=CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None,
+        compression_config=CompressionConfig(
+            backend="brotli", brotli_gzip_fallback=True, minimum_size=settings.compression_min_bytes
+        ),
+        openapi_config=OpenAPIConfig(
+            title="watchlist-service",
+            version=__version__,
+            description="My List: one list per user, cached pages, and a TMDb catalog proxy.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+            components=Components(
+                security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+            ),
+            security=[{"BearerToken": []}],
+        ),
+        logging_config=None,
+    )
+
+
+def app_factory() -> Litestar:
+    """Zero-argument factory for ASGI servers (``uvicorn --factory``)."""
+    return create_app()

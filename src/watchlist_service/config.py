@@ -1,0 +1,88 @@
+"""Typed settings, read once from ``WATCHLIST_*`` environment variables (and a local ``.env``).
+
+This module is the only reader of the process environment in the service.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+JwtAlgorithm = Literal["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "EdDSA"]
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told; validated at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WATCHLIST_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    # --- storage
+    mongodb_uri: str = "mongodb://127.0.0.1:27017/?replicaSet=rs0"
+    mongodb_database: str = "watchlist"
+    mongodb_timeout_ms: int = Field(default=2_000, ge=100, description="server selection and operation timeout")
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_cluster: bool = False
+    redis_timeout_ms: int = Field(default=250, ge=10, description="socket timeout for cache calls")
+
+    # --- the list
+    list_cap: int = Field(default=1_000, ge=1, le=10_000)
+    changes_kept: int = Field(default=200, ge=1, le=5_000, description="change records kept for the delta feed")
+    notes_max_length: int = Field(default=2_000, ge=1)
+
+    # --- the page cache
+    cache_enabled: bool = True
+    cache_page_ttl_s: int = Field(default=300, ge=1)
+    breaker_failures: int = Field(default=3, ge=1, description="consecutive failures that open a breaker")
+    breaker_reset_s: float = Field(default=5.0, gt=0)
+
+    # --- auth
+    jwt_algorithms: list[JwtAlgorithm] = Field(default_factory=lambda: ["HS256"])
+    jwt_secret: SecretStr | None = None
+    jwt_public_key: SecretStr | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str = "watchlist-dev"
+    jwt_audience: str = "watchlist"
+    jwt_leeway_s: int = Field(default=30, ge=0, le=300)
+    jwks_cache_ttl_s: int = Field(default=300, ge=1)
+
+    # --- TMDb
+    tmdb_base_url: str | None = None
+    tmdb_token: SecretStr | None = None
+    tmdb_api_key: SecretStr | None = None
+
+    # --- HTTP
+    max_body_bytes: int = Field(default=64 * 1024, ge=1_024)
+    cors_origins: list[str] = Field(default_factory=list)
+    compression_min_bytes: int = Field(default=1_024, ge=0)
+    log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    access_log: bool = True
+    shutdown_grace_s: int = Field(default=20, ge=0)
+
+    @model_validator(mode="after")
+    def _keys_match_algorithms(self) -> Settings:
+        uses_hmac = any(a in HMAC_ALGORITHMS for a in self.jwt_algorithms)
+        uses_keys = any(a not in HMAC_ALGORITHMS for a in self.jwt_algorithms)
+        if uses_hmac and uses_keys:
+            # Mixing families is what makes HS/RS key confusion possible; refuse it outright.
+            raise ValueError("WATCHLIST_JWT_ALGORITHMS must be all HMAC or all public-key algorithms")
+        if uses_hmac and self.jwt_secret is None:
+            raise ValueError("WATCHLIST_JWT_SECRET is required for HMAC algorithms")
+        if uses_hmac and len(self.jwt_secret.get_secret_value() if self.jwt_secret else "") < 32:
+            raise ValueError("WATCHLIST_JWT_SECRET must be at least 32 characters")
+        if uses_keys and self.jwt_public_key is None and self.jwt_jwks_url is None:
+            raise ValueError("public-key algorithms need WATCHLIST_JWT_PUBLIC_KEY or WATCHLIST_JWT_JWKS_URL")
+        return self
+
+    @property
+    def can_mint_tokens(self) -> bool:
+        """Only a shared HMAC secret lets this process sign tokens (development)."""
+        return self.jwt_secret is not None and all(a in HMAC_ALGORITHMS for a in self.jwt_algorithms)

@@ -1,0 +1,14 @@
+"""Dependency providers: from ``app.state`` to the services the handlers use."""
+
+from __future__ import annotations
+
+from litestar.datastructures import State
+
+from watchlist_service.watchlist.service import WatchlistService
+
+
+def provide_watchlist_service(state: State) -> WatchlistService:
+    """The list service built in the lifespan."""
+    service: WatchlistService = state.watchlist_service
+    return service
+

@@ -1,0 +1,43 @@
+"""Probes: liveness touches nothing; readiness checks MongoDB (required) and Redis (reported)."""
+
+from __future__ import annotations
+
+from litestar import Response, get
+from litestar.datastructures import State
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+from msgspec import Struct
+
+from watchlist_service.errors import DatabaseUnavailable
+
+
+class Health(Struct):
+    """Probe answer."""
+
+    status: str
+    mongodb: str | None = None
+    redis: str | None = None
+
+
+@get("/v1/health/live", operation_id="live", tags=["Operations"], sync_to_thread=False)
+def live() -> Health:
+    """The process is up and its event loop answers."""
+    return Health(status="ok")
+
+
+@get("/v1/health/ready", operation_id="ready", tags=["Operations"])
+async def ready(state: State) -> Response[Health]:
+    """MongoDB answers (Redis is a cache: its state is reported, never required)."""
+    if not getattr(state, "ready", False):
+        return Response(Health(status="stopping"), status_code=HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "1"})
+    try:
+        await state.repository.ping()
+        mongodb = "ok"
+    except DatabaseUnavailable:
+        mongodb = "unavailable"
+    redis = "ok" if await state.page_cache.ping() else "unavailable"
+    healthy = mongodb == "ok"
+    return Response(
+        Health(status="ok" if healthy else "unavailable", mongodb=mongodb, redis=redis),
+        status_code=HTTP_200_OK if healthy else HTTP_503_SERVICE_UNAVAILABLE,
+        headers={} if healthy else {"Retry-After": "2"},
+    )

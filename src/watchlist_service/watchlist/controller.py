@@ -1,0 +1,192 @@
+"""HTTP routes of the list: ``/v1/watchlist`` for the caller, ``/v1/users/{userId}/watchlist`` for services."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
+
+from watchlist_service.deps import provide_watchlist_service
+from watchlist_service.security import Principal, require_access
+from watchlist_service.watchlist.schemas import (
+    CONTENT_ID_RE,
+    AddRequest,
+    BatchRequest,
+    BatchResult,
+    Changes,
+    ContainsRequest,
+    ContentType,
+    Item,
+    Page,
+    PatchRequest,
+    ReplaceRequest,
+    SortOrder,
+    Stats,
+)
+from watchlist_service.watchlist.service import WatchlistService
+
+AppRequest = Request[Principal, str, Any]
+PathContentId = Annotated[
+    str,
+    PathParameter(
+        pattern=CONTENT_ID_RE.pattern, max_length=16, description='"movie:550" or "tv:1396"', examples=[]
+    ),
+]
+PageNumber = Annotated[int, QueryParameter(ge=1, le=100_000, description="1-based page number")]
+PageLimit = Annotated[int, QueryParameter(ge=1, le=100, description="items per page")]
+TypeFilter = Annotated[ContentType | None, QueryParameter(description="only movies or only TV shows")]
+Sort = Annotated[SortOrder, QueryParameter(description="order of the list")]
+Since = Annotated[int, QueryParameter(ge=0, description="the list version the client has")]
+WRITE = {"write": True}
+
+
+def _operation_id(name: str) -> Any:
+    """Operation ids that stay unique although both controllers share these handlers."""
+
+    def create(route_handler: HTTPRouteHandler, http_method: str, path_components: list[str | Any]) -> str:
+        return ("user" + name[0].upper() + name[1:]) if "users" in path_components else name
+
+    return create
+
+
+def _etag(version: int, page: int, limit: int, content_type: str | None, sort: SortOrder) -> str:
+    return f'W/"{version}-{page}-{limit}-{content_type or "all"}-{sort.value}"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    candidates = {tag.strip() for tag in if_none_match.split(",")}
+    # Weak comparison (RFC 9110 §13.1.2): W/"x" matches "x".
+    return "*" in candidates or etag in candidates or etag.removeprefix("W/") in candidates
+
+
+async def provide_own_user(request: AppRequest) -> str:
+    """``/v1/watchlist``: the list of the token's subject."""
+    return request.user.sub
+
+
+async def provide_path_user(request: AppRequest, user_id: Annotated[str, PathParameter(max_length=128)]) -> str:
+    """``/v1/users/{userId}/watchlist``: the path's user, if the token may act for them."""
+    require_access(request.user, user_id, write=bool(request.route_handler.opt.get("write")))
+    return user_id
+
+
+class _WatchlistRoutes(Controller):
+    """The list operations; subclasses choose whose list they act on."""
+
+    tags = ["My List"]
+
+    @get("/", operation_id=_operation_id("listWatchlist"))
+    async def list_page(
+        self,
+        request: AppRequest,
+        owner: NamedDependency[str],
+        service: NamedDependency[WatchlistService],
+        page: PageNumber = 1,
+        limit: PageLimit = 10,
+        type: TypeFilter = None,  # noqa: A002  # the public query parameter is called "type"
+        sort: Sort = SortOrder.ADDED_DESC,
+    ) -> Response[Page]:
+        """One page of the list, newest first by default; supports ETag / If-None-Match."""
+        rendered = await service.page(owner, page=page, limit=limit, content_type=type, sort=sort)
+        etag = _etag(rendered.version, page, limit, type, sort)
+        headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+        if _matches(request.headers.get("if-none-match"), etag):
+            return Response(content=b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+        return Response(content=rendered.body, media_type="application/json", headers=headers)  # type: ignore[arg-type]
+
+    @post("/", operation_id=_operation_id("addToWatchlist"), status_code=HTTP_201_CREATED, opt=WRITE)
+    async def add(
+        self, request: AppRequest, owner: NamedDependency[str], service: NamedDependency[WatchlistService], data: JSONBody[AddRequest]
+    ) -> Response[Item]:
+        """Add a title; 409 ``already-in-list`` with the stored item when it is there already."""
+        item = await service.add(owner, data)
+        location = request.url.path.rstrip("/") + "/" + item.content_id
+        return Response(content=item, status_code=HTTP_201_CREATED, headers={"Location": location})
+
+    @post("/contains", operation_id=_operation_id("watchlistContains"), status_code=HTTP_200_OK)
+    async def contains(
+        self, owner: NamedDependency[str], service: NamedDependency[WatchlistService], data: JSONBody[ContainsRequest]
+    ) -> dict[str, bool]:
+        """For up to 100 titles, whether each is in the list."""
+        return await service.contains(owner, data.content_ids)
+
+    @post("/batch", operation_id=_operation_id("batchWatchlist"), status_code=HTTP_200_OK, opt=WRITE)
+    async def batch(
+        self, owner: NamedDependency[str], service: NamedDependency[WatchlistService], data: JSONBody[BatchRequest]
+    ) -> BatchResult:
+        """Up to 100 adds and removes in one call; reports what each did."""
+        return await service.batch(owner, data)
+
+    @get("/changes", operation_id=_operation_id("watchlistChanges"))
+    async def changes(
+        self, owner: NamedDependency[str], service: NamedDependency[WatchlistService], since: Since
+    ) -> Changes:
+        """What changed since a version (latest state per title, tombstones for removals); 410 when too old."""
+        return await service.changes(owner, since)
+
+    @get("/stats", operation_id=_operation_id("watchlistStats"))
+    async def stats(self, owner: NamedDependency[str], service: NamedDependency[WatchlistService]) -> Stats:
+        """Totals by type, watched state and rating."""
+        return await service.stats(owner)
+
+    @get("/{content_id:str}", operation_id=_operation_id("getWatchlistItem"))
+    async def get_item(
+        self, owner: NamedDependency[str], service: NamedDependency[WatchlistService], content_id: PathContentId
+    ) -> Item:
+        """One item of the list; 404 ``not-in-list`` when it is not there."""
+        return await service.get(owner, content_id)
+
+    @patch("/{content_id:str}", operation_id=_operation_id("patchWatchlistItem"), opt=WRITE)
+    async def patch_item(
+        self,
+        owner: NamedDependency[str],
+        service: NamedDependency[WatchlistService],
+        content_id: PathContentId,
+        data: JSONBody[PatchRequest],
+    ) -> Item:
+        """Change notes, watched or rating of an item; ``null`` clears notes or rating."""
+        return await service.update(owner, content_id, data)
+
+    @put("/{content_id:str}", operation_id=_operation_id("replaceWatchlistItem"), opt=WRITE)
+    async def replace_item(
+        self,
+        owner: NamedDependency[str],
+        service: NamedDependency[WatchlistService],
+        content_id: PathContentId,
+        data: JSONBody[ReplaceRequest],
+    ) -> Item:
+        """Replace notes, watched and rating of an item (an omitted field is cleared)."""
+        return await service.replace(owner, content_id, data)
+
+    @delete(
+        "/{content_id:str}",
+        operation_id=_operation_id("removeFromWatchlist"),
+        status_code=HTTP_204_NO_CONTENT,
+        opt=WRITE,
+    )
+    async def remove(
+        self, owner: NamedDependency[str], service: NamedDependency[WatchlistService], content_id: PathContentId
+    ) -> None:
+        """Remove a title; 404 ``not-in-list`` when it is not there."""
+        await service.remove(owner, content_id)
+
+
+class MyWatchlistController(_WatchlistRoutes):
+    """The caller's own list (the token's ``sub``)."""
+
+    path = "/v1/watchlist"
+    dependencies = {"owner": Provide(provide_own_user), "service": Provide(provide_watchlist_service, sync_to_thread=False)}
+
+
+class UserWatchlistController(_WatchlistRoutes):
+    """Another user's list, for service tokens with ``watchlist:read:any`` / ``watchlist:write:any``."""
+
+    path = "/v1/users/{user_id:str}/watchlist"
+    tags = ["My List (service access)"]
+    dependencies = {"owner": Provide(provide_path_user), "service": Provide(provide_watchlist_service, sync_to_thread=False)}

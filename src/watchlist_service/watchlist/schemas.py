@@ -1,0 +1,153 @@
+"""The My List API contract: msgspec Structs, camelCase on the wire."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+CONTENT_ID_RE = re.compile(r"^(movie|tv):[1-9][0-9]{0,9}$")
+NOTES_MAX = 2_000
+BATCH_MAX = 100
+CONTAINS_MAX = 100
+
+ContentId = Annotated[
+    str,
+    Meta(
+        pattern=CONTENT_ID_RE.pattern,
+        max_length=16,
+        description='"{type}:{tmdbId}", e.g. "movie:550" or "tv:1396"',
+        examples=["movie:550"],
+    ),
+]
+Notes = Annotated[str, Meta(max_length=NOTES_MAX, description="free text, at most 2,000 characters")]
+Rating = Annotated[int, Meta(ge=1, le=10)]
+ContentType = Literal["movie", "tv"]
+
+
+class SortOrder(StrEnum):
+    """Orders a list page can be read in."""
+
+    ADDED_DESC = "added.desc"
+    ADDED_ASC = "added.asc"
+    TITLE_ASC = "title.asc"
+    RELEASE_DESC = "release.desc"
+
+
+class Item(Struct, rename="camel", kw_only=True):
+    """One title in the list."""
+
+    content_id: str
+    type: ContentType
+    tmdb_id: int
+    title: str | None = None
+    poster_path: str | None = None
+    release_date: str | None = None
+    metadata_pending: bool = False
+    added_at: datetime
+    updated_at: datetime
+    notes: str | None = None
+    watched: bool = False
+    rating: int | None = None
+
+
+class Page(Struct, rename="camel"):
+    """One page of the list."""
+
+    items: list[Item]
+    page: int
+    limit: int
+    total: int
+    total_pages: int
+    version: int
+
+
+class AddRequest(Struct, rename="camel", forbid_unknown_fields=True):
+    """Add a title to the list."""
+
+    content_id: ContentId
+    notes: Notes | None = None
+
+
+class PatchRequest(Struct, rename="camel", forbid_unknown_fields=True):
+    """Change some of an item's mutable fields; ``null`` clears notes or rating."""
+
+    notes: Notes | None | UnsetType = UNSET
+    watched: bool | UnsetType = UNSET
+    rating: Rating | None | UnsetType = UNSET
+
+
+class ReplaceRequest(Struct, rename="camel", forbid_unknown_fields=True):
+    """Replace all of an item's mutable fields; an omitted field is cleared."""
+
+    notes: Notes | None = None
+    watched: bool = False
+    rating: Rating | None = None
+
+
+class ContainsRequest(Struct, rename="camel", forbid_unknown_fields=True):
+    """Which of these titles are in the list."""
+
+    content_ids: Annotated[list[ContentId], Meta(min_length=1, max_length=CONTAINS_MAX)]
+
+
+BatchId = Annotated[str, Meta(max_length=64)]
+
+
+class BatchRequest(Struct, rename="camel", forbid_unknown_fields=True):
+    """Adds and removes in one call (import, sync); at most 100 operations in all."""
+
+    add: Annotated[list[BatchId], Meta(max_length=BATCH_MAX)] = msgspec.field(default_factory=list)
+    remove: Annotated[list[BatchId], Meta(max_length=BATCH_MAX)] = msgspec.field(default_factory=list)
+
+
+class BatchResult(Struct, rename="camel"):
+    """What each operation of a batch did."""
+
+    added: list[str]
+    existing: list[str]
+    removed: list[str]
+    not_found: list[str]
+    invalid: list[str]
+    full: list[str]
+    version: int
+
+
+class Change(Struct, rename="camel", omit_defaults=True):
+    """The latest change of one title since the client's version; ``removed`` is a tombstone."""
+
+    version: int
+    op: Literal["added", "updated", "removed"]
+    content_id: str
+    at: datetime
+    item: Item | None = None
+
+
+class Changes(Struct, rename="camel"):
+    """The delta feed since a version."""
+
+    changes: list[Change]
+    version: int
+
+
+class Stats(Struct, rename="camel"):
+    """Totals of the list."""
+
+    total: int
+    movies: int
+    tv: int
+    watched: int
+    unwatched: int
+    rated: int
+    average_rating: float | None
+    version: int
+
+
+def split_content_id(content_id: str) -> tuple[ContentType, int]:
+    """``"movie:550"`` -> ``("movie", 550)``; the id must already match ``CONTENT_ID_RE``."""
+    kind, _, tmdb_id = content_id.partition(":")
+    return ("movie" if kind == "movie" else "tv"), int(tmdb_id)

@@ -1,0 +1,179 @@
+"""The My List use cases: the database is the truth, the page cache is kept exact around every write."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import msgspec
+
+from watchlist_service.errors import AlreadyInList, InvalidRequest, ListFull, NotInList, ResyncRequired
+from watchlist_service.watchlist.cache import PageCache, page_key
+from watchlist_service.watchlist.repository import WatchlistRepository, utcnow
+from watchlist_service.watchlist.schemas import (
+    BATCH_MAX,
+    CONTENT_ID_RE,
+    AddRequest,
+    BatchRequest,
+    BatchResult,
+    Change,
+    Changes,
+    ContentType,
+    Item,
+    Page,
+    PatchRequest,
+    ReplaceRequest,
+    SortOrder,
+    Stats,
+    split_content_id,
+)
+
+_encode = msgspec.json.Encoder().encode
+
+
+class RenderedPage(msgspec.Struct, frozen=True):
+    """A page as JSON bytes, with the list version it was read at (for the ETag)."""
+
+    body: bytes
+    version: int
+
+
+class WatchlistService:
+    """Reads and changes one user's list."""
+
+    def __init__(self, repository: WatchlistRepository, cache: PageCache) -> None:
+        self._repo = repository
+        self._cache = cache
+
+    async def page(
+        self, user_id: str, *, page: int, limit: int, content_type: ContentType | None, sort: SortOrder
+    ) -> RenderedPage:
+        """One page of the list, from the cache when it holds it."""
+        key = page_key(user_id, page, limit, content_type, sort)
+        cached = await self._cache.get(key)
+        if cached is not None:
+            return RenderedPage(body=cached[1], version=cached[0])
+        read = await self._repo.page(
+            user_id, skip=(page - 1) * limit, limit=limit, content_type=content_type, sort=sort
+        )
+        body = _encode(
+            Page(
+                items=read.items,
+                page=page,
+                limit=limit,
+                total=read.total,
+                total_pages=math.ceil(read.total / limit),
+                version=read.version,
+            )
+        )
+        await self._cache.fill(user_id, key, read.version, body)
+        return RenderedPage(body=body, version=read.version)
+
+    async def add(self, user_id: str, request: AddRequest) -> Item:
+        """Add a title; ``AlreadyInList`` (with the stored item) or ``ListFull`` when it cannot be added."""
+        item, version = await self._add(user_id, request)
+        await self._cache.invalidate(user_id, version)
+        return item
+
+    async def _add(self, user_id: str, request: AddRequest) -> tuple[Item, int]:
+        content_type, tmdb_id = split_content_id(request.content_id)
+        now = utcnow()
+        item = Item(
+            content_id=request.content_id,
+            type=content_type,
+            tmdb_id=tmdb_id,
+            added_at=now,
+            updated_at=now,
+            notes=request.notes,
+        )
+        return item, await self._repo.add(user_id, item)
+
+    async def get(self, user_id: str, content_id: str) -> Item:
+        """One item of the list, or ``NotInList``."""
+        item, _ = await self._repo.get(user_id, content_id)
+        return item
+
+    async def update(self, user_id: str, content_id: str, patch: PatchRequest) -> Item:
+        """Change the fields present in ``patch``; a patch that changes nothing leaves the version alone."""
+        fields = {
+            name: value
+            for name, value in (("notes", patch.notes), ("watched", patch.watched), ("rating", patch.rating))
+            if value is not msgspec.UNSET
+        }
+        if not fields:
+            raise InvalidRequest("The patch names no field to change", extra={"errors": []})
+        return await self._set_fields(user_id, content_id, fields)
+
+    async def replace(self, user_id: str, content_id: str, request: ReplaceRequest) -> Item:
+        """Replace all mutable fields of an item."""
+        fields = {"notes": request.notes, "watched": request.watched, "rating": request.rating}
+        return await self._set_fields(user_id, content_id, fields)
+
+    async def _set_fields(self, user_id: str, content_id: str, fields: dict[str, Any]) -> Item:
+        item, version, changed = await self._repo.update(user_id, content_id, fields)
+        if changed:
+            await self._cache.invalidate(user_id, version)
+        return item
+
+    async def remove(self, user_id: str, content_id: str) -> None:
+        """Remove a title, or ``NotInList``."""
+        version = await self._repo.remove(user_id, content_id)
+        await self._cache.invalidate(user_id, version)
+
+    async def contains(self, user_id: str, content_ids: list[str]) -> dict[str, bool]:
+        """For each title, whether it is in the list."""
+        found = await self._repo.contains(user_id, list(dict.fromkeys(content_ids)))
+        return {content_id: content_id in found for content_id in content_ids}
+
+    async def batch(self, user_id: str, request: BatchRequest) -> BatchResult:
+        """Apply adds, then removes, one atomic operation each; report what each one did."""
+        if len(request.add) + len(request.remove) > BATCH_MAX:
+            raise InvalidRequest(f"A batch holds at most {BATCH_MAX} operations", extra={"errors": []})
+        result = BatchResult(added=[], existing=[], removed=[], not_found=[], invalid=[], full=[], version=0)
+        try:
+            for content_id in dict.fromkeys(request.add):
+                if not CONTENT_ID_RE.match(content_id):
+                    result.invalid.append(content_id)
+                    continue
+                try:
+                    _, result.version = await self._add(user_id, AddRequest(content_id=content_id))
+                    result.added.append(content_id)
+                except AlreadyInList:
+                    result.existing.append(content_id)
+                except ListFull:
+                    result.full.append(content_id)
+            for content_id in dict.fromkeys(request.remove):
+                if not CONTENT_ID_RE.match(content_id):
+                    result.invalid.append(content_id)
+                    continue
+                try:
+                    result.version = await self._repo.remove(user_id, content_id)
+                    result.removed.append(content_id)
+                except NotInList:
+                    result.not_found.append(content_id)
+        finally:
+            # One invalidation for the whole batch, also when it stopped half-way.
+            if result.added or result.removed:
+                await self._cache.invalidate(user_id, result.version)
+        if not (result.added or result.removed):
+            result.version = await self._repo.version(user_id)
+        return result
+
+    async def changes(self, user_id: str, since: int) -> Changes:
+        """The latest change of each title changed after version ``since`` (tombstones for removals)."""
+        records, version, reaches_back_to = await self._repo.changes(user_id)
+        if since > version or since < reaches_back_to:
+            raise ResyncRequired(
+                f"The changes feed reaches back to version {reaches_back_to}; the list is at {version}",
+                extra={"version": version},
+            )
+        latest: dict[str, Change] = {}
+        for change in records:
+            if change.version > since:
+                latest.pop(change.content_id, None)
+                latest[change.content_id] = change
+        return Changes(changes=list(latest.values()), version=version)
+
+    async def stats(self, user_id: str) -> Stats:
+        """Totals of the list."""
+        return await self._repo.stats(user_id)

@@ -1,0 +1,220 @@
+"""Test harness: one throwaway mongod (single-node replica set) and redis-server per session, on free ports.
+
+Tests drive the app in their own event loop through ``httpx.ASGITransport`` (in-process) or, where several
+replicas matter, through real ``watchlist-service serve`` processes over HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from litestar import Litestar
+
+from watchlist_service.app import create_app
+from watchlist_service.config import Settings
+from watchlist_service.devstack.processes import (
+    ManagedProcess,
+    free_port,
+    mongodb_uri,
+    start_mongod,
+    start_redis,
+    wait_for_port,
+)
+from watchlist_service.security import mint_token
+
+TEST_SECRET = "test-secret-" + "x" * 40
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Backends:
+    """The session's real MongoDB and Redis."""
+
+    mongod: ManagedProcess
+    redis: ManagedProcess
+    data_dir: Path
+
+    @property
+    def mongodb_uri(self) -> str:
+        return mongodb_uri(self.mongod.port)
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.redis.port}/0"
+
+
+@pytest.fixture(scope="session")
+def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backends]:
+    data_dir = tmp_path_factory.mktemp("backends")
+    mongod = start_mongod(data_dir / "mongo")
+    redis = start_redis(data_dir / "redis")
+    try:
+        yield Backends(mongod=mongod, redis=redis, data_dir=data_dir)
+    finally:
+        redis.stop()
+        mongod.stop()
+
+
+def make_settings(backends: Backends, **overrides: Any) -> Settings:
+    """Settings for tests: never read from the environment or a developer's ``.env``."""
+    values: dict[str, Any] = {
+        "mongodb_uri": backends.mongodb_uri,
+        "mongodb_database": "watchlist_test",
+        "redis_url": backends.redis_url,
+        "jwt_secret": TEST_SECRET,
+        "log_level": "WARNING",
+        "access_log": False,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def settings(backends: Backends) -> Settings:
+    return make_settings(backends)
+
+
+def bearer(settings: Settings, sub: str, scopes: list[str] | None = None) -> dict[str, str]:
+    """Headers with a real token for ``sub``."""
+    return {"Authorization": f"Bearer {mint_token(settings, sub, scopes=scopes)}"}
+
+
+@asynccontextmanager
+async def serve_in_process(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app's lifespan in this event loop and talk to it through ASGI."""
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+@pytest.fixture(scope="session")
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """One in-process app for the session (the default settings)."""
+    async with serve_in_process(create_app(settings)) as client:
+        yield client
+
+
+ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def make_client(backends: Backends) -> ClientFactory:
+    """Build an in-process app with some settings changed (``make_client(list_cap=3)``)."""
+
+    def factory(**overrides: Any) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+        return serve_in_process(create_app(make_settings(backends, **overrides)))
+
+    return factory
+
+
+@dataclass
+class User:
+    """A fresh user with a valid token."""
+
+    id: str
+    headers: dict[str, str]
+
+
+@pytest.fixture
+def user(settings: Settings) -> User:
+    user_id = f"u-{uuid.uuid4().hex[:12]}"
+    return User(id=user_id, headers=bearer(settings, user_id))
+
+
+def new_user(settings: Settings) -> User:
+    """Another fresh user (for tests that need several)."""
+    user_id = f"u-{uuid.uuid4().hex[:12]}"
+    return User(id=user_id, headers=bearer(settings, user_id))
+
+
+@dataclass
+class ServerProcess:
+    """A real ``watchlist-service serve`` process."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def server_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment a server process needs to run with ``settings``'s backends and secret."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHLIST_")}
+    env.update(
+        {
+            "WATCHLIST_MONGODB_URI": settings.mongodb_uri,
+            "WATCHLIST_MONGODB_DATABASE": settings.mongodb_database,
+            "WATCHLIST_REDIS_URL": settings.redis_url,
+            "WATCHLIST_JWT_SECRET": TEST_SECRET,
+            "WATCHLIST_LOG_LEVEL": "WARNING",
+            "WATCHLIST_ACCESS_LOG": "false",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def start_server(settings: Settings, log_dir: Path, *, cwd: Path | None = None, **env: str) -> ServerProcess:
+    """Start ``watchlist-service serve`` on a free port and wait until it is ready."""
+    port = free_port()
+    log_path = log_dir / f"server-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "watchlist_service", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=server_env(settings, **env),
+            cwd=cwd or log_dir,
+        )
+    server = ServerProcess(process=process, port=port, log_path=log_path)
+    try:
+        wait_for_port(port, timeout_s=30, process=process)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(server.url + "/v1/health/ready", timeout=2).status_code == 200:
+                    return server
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError("server not ready")
+    except BaseException:
+        server.stop()
+        raise
+
+
+@pytest.fixture(scope="session")
+def two_servers(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[ServerProcess]]:
+    """Two replicas of the service on one MongoDB and one Redis."""
+    log_dir = tmp_path_factory.mktemp("servers")
+    servers = [start_server(settings, log_dir), start_server(settings, log_dir)]
+    try:
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
