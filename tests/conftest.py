@@ -6,6 +6,7 @@ replicas matter, through real ``watchlist-service serve`` processes over HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -19,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from litestar import Litestar
 
 from watchlist_service.app import create_app
@@ -94,10 +94,28 @@ def bearer(settings: Settings, sub: str, scopes: list[str] | None = None) -> dic
 @asynccontextmanager
 async def serve_in_process(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     """Run the app's lifespan in this event loop and talk to it through ASGI."""
-    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:
-        transport = httpx.ASGITransport(app=manager.app)  # type: ignore[arg-type]
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def run_lifespan() -> None:
+        # The lifespan is entered and left in one task of its own (its task groups require it), even
+        # when the fixture using it is set up and torn down in different tasks.
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(run_lifespan())
+    waiter = asyncio.create_task(started.wait())
+    await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        waiter.cancel()
+        await task  # start-up failed: raise its error
+    try:
+        transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+    finally:
+        stop.set()
+        await task
 
 
 @pytest.fixture(scope="session")
@@ -209,7 +227,9 @@ def start_server(settings: Settings, log_dir: Path, *, cwd: Path | None = None, 
 
 
 @pytest.fixture(scope="session")
-def two_servers(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[ServerProcess]]:
+def two_servers(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[ServerProcess]]:
     """Two replicas of the service on one MongoDB and one Redis."""
     log_dir = tmp_path_factory.mktemp("servers")
     servers = [start_server(settings, log_dir), start_server(settings, log_dir)]

@@ -17,7 +17,7 @@ class BreakerState(StrEnum):
 
 
 class CircuitBreaker:
-    """Opens after ``failure_threshold`` consecutive failures; lets calls probe again after ``reset_after_s``."""
+    """Opens after ``failure_threshold`` consecutive failures; probes again after ``reset_after_s``."""
 
     def __init__(self, name: str, *, failure_threshold: int, reset_after_s: float) -> None:
         self.name = name

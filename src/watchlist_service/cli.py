@@ -68,8 +68,8 @@ def ensure_dev_env(path: Path = ENV_FILE) -> None:
 
 def dev(args: argparse.Namespace) -> None:
     """The embedded dev stack: mongod, redis-server and the API in one command; Ctrl-C stops everything."""
-    from watchlist_service.app import create_app  # noqa: PLC0415  # keeps `token` fast
-    from watchlist_service.devstack.stack import DevStack  # noqa: PLC0415
+    from watchlist_service.app import create_app  # keeps `token` fast
+    from watchlist_service.devstack.stack import DevStack
 
     ensure_dev_env()
     settings = _load_settings()

@@ -14,6 +14,10 @@ JwtAlgorithm = Literal["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 
 
+def _default_algorithms() -> list[JwtAlgorithm]:
+    return ["HS256"]
+
+
 class Settings(BaseSettings):
     """Everything the service can be told; validated at start-up."""
 
@@ -28,14 +32,18 @@ class Settings(BaseSettings):
     # --- storage
     mongodb_uri: str = "mongodb://127.0.0.1:27017/?replicaSet=rs0"
     mongodb_database: str = "watchlist"
-    mongodb_timeout_ms: int = Field(default=2_000, ge=100, description="server selection and operation timeout")
+    mongodb_timeout_ms: int = Field(
+        default=2_000, ge=100, description="server selection and operation timeout"
+    )
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_cluster: bool = False
     redis_timeout_ms: int = Field(default=250, ge=10, description="socket timeout for cache calls")
 
     # --- the list
     list_cap: int = Field(default=1_000, ge=1, le=10_000)
-    changes_kept: int = Field(default=200, ge=1, le=5_000, description="change records kept for the delta feed")
+    changes_kept: int = Field(
+        default=200, ge=1, le=5_000, description="change records kept for the delta feed"
+    )
     notes_max_length: int = Field(default=2_000, ge=1)
 
     # --- the page cache
@@ -45,7 +53,7 @@ class Settings(BaseSettings):
     breaker_reset_s: float = Field(default=5.0, gt=0)
 
     # --- auth
-    jwt_algorithms: list[JwtAlgorithm] = Field(default_factory=lambda: ["HS256"])
+    jwt_algorithms: list[JwtAlgorithm] = Field(default_factory=_default_algorithms)
     jwt_secret: SecretStr | None = None
     jwt_public_key: SecretStr | None = None
     jwt_jwks_url: str | None = None

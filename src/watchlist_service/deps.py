@@ -11,4 +11,3 @@ def provide_watchlist_service(state: State) -> WatchlistService:
     """The list service built in the lifespan."""
     service: WatchlistService = state.watchlist_service
     return service
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import msgspec
-from litestar import MediaType, Request, Response
+from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
     MethodNotAllowedException,
@@ -13,6 +13,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
+from litestar.types import ExceptionHandlersMap
 from loguru import logger
 
 PROBLEM_TYPE_BASE = "https://watchlist.example.com/problems/"
@@ -183,7 +184,7 @@ def _unexpected_handler(request: Request[Any, Any, Any], exc: Exception) -> Resp
     return problem_response(request, DomainError("The server could not answer this request"))
 
 
-EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: _domain_handler,
     HTTPException: _http_handler,
     Exception: _unexpected_handler,

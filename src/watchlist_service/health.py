@@ -10,7 +10,7 @@ from msgspec import Struct
 from watchlist_service.errors import DatabaseUnavailable
 
 
-class Health(Struct):
+class Health(Struct, omit_defaults=True):
     """Probe answer."""
 
     status: str
@@ -28,7 +28,9 @@ def live() -> Health:
 async def ready(state: State) -> Response[Health]:
     """MongoDB answers (Redis is a cache: its state is reported, never required)."""
     if not getattr(state, "ready", False):
-        return Response(Health(status="stopping"), status_code=HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "1"})
+        return Response(
+            Health(status="stopping"), status_code=HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "1"}
+        )
     try:
         await state.repository.ping()
         mongodb = "ok"

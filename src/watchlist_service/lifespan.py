@@ -45,7 +45,10 @@ def redis_client(settings: Settings) -> RedisClient:
     timeout = settings.redis_timeout_ms / 1000
     if settings.redis_cluster:
         return RedisCluster.from_url(
-            settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+            settings.redis_url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
         )
     return Redis.from_url(
         settings.redis_url,

@@ -96,7 +96,9 @@ class TokenVerifier:
             self._static_key = settings.jwt_public_key.get_secret_value()
         else:
             assert settings.jwt_jwks_url is not None
-            self._jwks = JwksCache(settings.jwt_jwks_url, settings.jwks_cache_ttl_s, http or httpx.AsyncClient())
+            self._jwks = JwksCache(
+                settings.jwt_jwks_url, settings.jwks_cache_ttl_s, http or httpx.AsyncClient()
+            )
 
     async def verify(self, token: str) -> Principal:
         """Return the Principal of a valid token or raise ``Unauthenticated``."""
@@ -151,7 +153,9 @@ def mint_token(settings: Settings, sub: str, *, scopes: list[str] | None = None,
 class JWTAuthenticationMiddleware(AbstractAuthenticationMiddleware):
     """Puts the verified Principal on ``request.user`` for every non-public route."""
 
-    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
         verifier: TokenVerifier = connection.app.state.verifier
         header = connection.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")

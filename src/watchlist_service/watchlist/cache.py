@@ -98,7 +98,8 @@ class PageCache:
             CACHE_EVENTS.labels("page", "miss").inc()
             return None
         CACHE_EVENTS.labels("page", "hit").inc()
-        version, _, body = bytes(raw).partition(b"\n")
+        assert isinstance(raw, bytes)  # the client does not decode responses
+        version, _, body = raw.partition(b"\n")
         return int(version), body
 
     async def fill(self, user_id: str, key: str, version: int, body: bytes) -> bool:
@@ -157,11 +158,10 @@ class PageCache:
     async def _call(self, op: Callable[[], Awaitable[T]]) -> tuple[bool, T | None]:
         try:
             result = await op()
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, RedisError, OSError) as exc:
             self._breaker.record_failure()
             CACHE_EVENTS.labels("page", "error").inc()
             logger.debug("redis call failed: {!r}", exc)
             return False, None
         self._breaker.record_success()
         return True, result
-

@@ -1,8 +1,8 @@
-"""HTTP routes of the list: ``/v1/watchlist`` for the caller, ``/v1/users/{userId}/watchlist`` for services."""
+"""List routes: ``/v1/watchlist`` for the caller, ``/v1/users/{userId}/watchlist`` for services."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
@@ -65,12 +65,20 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates or etag.removeprefix("W/") in candidates
 
 
+def _raw_json(body: bytes, headers: dict[str, str], status_code: int = HTTP_200_OK) -> Response[Page]:
+    """A response whose body is already encoded (a cached page); typed as ``Page`` for the OpenAPI schema."""
+    response = Response(content=body, media_type="application/json", headers=headers, status_code=status_code)
+    return cast("Response[Page]", response)
+
+
 async def provide_own_user(request: AppRequest) -> str:
     """``/v1/watchlist``: the list of the token's subject."""
     return request.user.sub
 
 
-async def provide_path_user(request: AppRequest, user_id: Annotated[str, PathParameter(max_length=128)]) -> str:
+async def provide_path_user(
+    request: AppRequest, user_id: Annotated[str, PathParameter(max_length=128)]
+) -> str:
     """``/v1/users/{userId}/watchlist``: the path's user, if the token may act for them."""
     require_access(request.user, user_id, write=bool(request.route_handler.opt.get("write")))
     return user_id
@@ -89,7 +97,7 @@ class _WatchlistRoutes(Controller):
         service: NamedDependency[WatchlistService],
         page: PageNumber = 1,
         limit: PageLimit = 10,
-        type: TypeFilter = None,  # noqa: A002  # the public query parameter is called "type"
+        type: TypeFilter = None,  # the public query parameter is called "type"
         sort: Sort = SortOrder.ADDED_DESC,
     ) -> Response[Page]:
         """One page of the list, newest first by default; supports ETag / If-None-Match."""
@@ -97,12 +105,16 @@ class _WatchlistRoutes(Controller):
         etag = _etag(rendered.version, page, limit, type, sort)
         headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
         if _matches(request.headers.get("if-none-match"), etag):
-            return Response(content=b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-        return Response(content=rendered.body, media_type="application/json", headers=headers)  # type: ignore[arg-type]
+            return _raw_json(b"", headers, status_code=HTTP_304_NOT_MODIFIED)
+        return _raw_json(rendered.body, headers)
 
     @post("/", operation_id=_operation_id("addToWatchlist"), status_code=HTTP_201_CREATED, opt=WRITE)
     async def add(
-        self, request: AppRequest, owner: NamedDependency[str], service: NamedDependency[WatchlistService], data: JSONBody[AddRequest]
+        self,
+        request: AppRequest,
+        owner: NamedDependency[str],
+        service: NamedDependency[WatchlistService],
+        data: JSONBody[AddRequest],
     ) -> Response[Item]:
         """Add a title; 409 ``already-in-list`` with the stored item when it is there already."""
         item = await service.add(owner, data)
@@ -111,14 +123,20 @@ class _WatchlistRoutes(Controller):
 
     @post("/contains", operation_id=_operation_id("watchlistContains"), status_code=HTTP_200_OK)
     async def contains(
-        self, owner: NamedDependency[str], service: NamedDependency[WatchlistService], data: JSONBody[ContainsRequest]
+        self,
+        owner: NamedDependency[str],
+        service: NamedDependency[WatchlistService],
+        data: JSONBody[ContainsRequest],
     ) -> dict[str, bool]:
         """For up to 100 titles, whether each is in the list."""
         return await service.contains(owner, data.content_ids)
 
     @post("/batch", operation_id=_operation_id("batchWatchlist"), status_code=HTTP_200_OK, opt=WRITE)
     async def batch(
-        self, owner: NamedDependency[str], service: NamedDependency[WatchlistService], data: JSONBody[BatchRequest]
+        self,
+        owner: NamedDependency[str],
+        service: NamedDependency[WatchlistService],
+        data: JSONBody[BatchRequest],
     ) -> BatchResult:
         """Up to 100 adds and removes in one call; reports what each did."""
         return await service.batch(owner, data)
@@ -127,7 +145,7 @@ class _WatchlistRoutes(Controller):
     async def changes(
         self, owner: NamedDependency[str], service: NamedDependency[WatchlistService], since: Since
     ) -> Changes:
-        """What changed since a version (latest state per title, tombstones for removals); 410 when too old."""
+        """What changed since a version (latest state per title, tombstones); 410 when too old."""
         return await service.changes(owner, since)
 
     @get("/stats", operation_id=_operation_id("watchlistStats"))
@@ -137,7 +155,10 @@ class _WatchlistRoutes(Controller):
 
     @get("/{content_id:str}", operation_id=_operation_id("getWatchlistItem"))
     async def get_item(
-        self, owner: NamedDependency[str], service: NamedDependency[WatchlistService], content_id: PathContentId
+        self,
+        owner: NamedDependency[str],
+        service: NamedDependency[WatchlistService],
+        content_id: PathContentId,
     ) -> Item:
         """One item of the list; 404 ``not-in-list`` when it is not there."""
         return await service.get(owner, content_id)
@@ -171,7 +192,10 @@ class _WatchlistRoutes(Controller):
         opt=WRITE,
     )
     async def remove(
-        self, owner: NamedDependency[str], service: NamedDependency[WatchlistService], content_id: PathContentId
+        self,
+        owner: NamedDependency[str],
+        service: NamedDependency[WatchlistService],
+        content_id: PathContentId,
     ) -> None:
         """Remove a title; 404 ``not-in-list`` when it is not there."""
         await service.remove(owner, content_id)
@@ -181,7 +205,10 @@ class MyWatchlistController(_WatchlistRoutes):
     """The caller's own list (the token's ``sub``)."""
 
     path = "/v1/watchlist"
-    dependencies = {"owner": Provide(provide_own_user), "service": Provide(provide_watchlist_service, sync_to_thread=False)}
+    dependencies = {
+        "owner": Provide(provide_own_user),
+        "service": Provide(provide_watchlist_service, sync_to_thread=False),
+    }
 
 
 class UserWatchlistController(_WatchlistRoutes):
@@ -189,4 +216,7 @@ class UserWatchlistController(_WatchlistRoutes):
 
     path = "/v1/users/{user_id:str}/watchlist"
     tags = ["My List (service access)"]
-    dependencies = {"owner": Provide(provide_path_user), "service": Provide(provide_watchlist_service, sync_to_thread=False)}
+    dependencies = {
+        "owner": Provide(provide_path_user),
+        "service": Provide(provide_watchlist_service, sync_to_thread=False),
+    }

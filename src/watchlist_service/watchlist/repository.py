@@ -79,7 +79,11 @@ class WatchlistRepository:
             try:
                 async with _database_errors():
                     doc = await self._coll.find_one_and_update(
-                        {"_id": user_id, "items.contentId": {"$ne": item.content_id}, "count": {"$lt": self._cap}},
+                        {
+                            "_id": user_id,
+                            "items.contentId": {"$ne": item.content_id},
+                            "count": {"$lt": self._cap},
+                        },
                         {
                             "$push": {
                                 "items": {"$each": [stored], "$position": 0},
@@ -129,7 +133,7 @@ class WatchlistRepository:
         return int(doc["version"])
 
     async def update(self, user_id: str, content_id: str, fields: dict[str, Any]) -> tuple[Item, int, bool]:
-        """Set some fields of one item if that changes anything; returns the item, version and whether it changed."""
+        """Set fields of one item if that changes anything; returns (item, version, changed)."""
         now = utcnow()
         differs = [{name: {"$ne": value}} for name, value in fields.items()]
         changed_fields = {f"items.$.{name}": value for name, value in fields.items()}
@@ -157,7 +161,9 @@ class WatchlistRepository:
             raise NotInList(f"{content_id} is not in the list")
         return _decode_item(doc["items"][0]), int(doc["version"])
 
-    async def _existing(self, user_id: str, content_id: str, *, with_version: bool = False) -> Document | None:
+    async def _existing(
+        self, user_id: str, content_id: str, *, with_version: bool = False
+    ) -> Document | None:
         projection: dict[str, Any] = {"_id": 0, "items": {"$elemMatch": {"contentId": content_id}}}
         if with_version:
             projection["version"] = 1
@@ -230,7 +236,10 @@ class WatchlistRepository:
                         "$project": {
                             "_id": 0,
                             "found": {
-                                "$filter": {"input": "$items.contentId", "cond": {"$in": ["$$this", content_ids]}}
+                                "$filter": {
+                                    "input": "$items.contentId",
+                                    "cond": {"$in": ["$$this", content_ids]},
+                                }
                             },
                         }
                     },
@@ -310,7 +319,9 @@ class WatchlistRepository:
             )
             docs = await cursor.to_list(1)
         if not docs:
-            return Stats(total=0, movies=0, tv=0, watched=0, unwatched=0, rated=0, average_rating=None, version=0)
+            return Stats(
+                total=0, movies=0, tv=0, watched=0, unwatched=0, rated=0, average_rating=None, version=0
+            )
         doc = docs[0]
         average = doc.get("averageRating")
         return Stats(

@@ -76,9 +76,9 @@ class AddRequest(Struct, rename="camel", forbid_unknown_fields=True):
 class PatchRequest(Struct, rename="camel", forbid_unknown_fields=True):
     """Change some of an item's mutable fields; ``null`` clears notes or rating."""
 
-    notes: Notes | None | UnsetType = UNSET
+    notes: Notes | UnsetType | None = UNSET
     watched: bool | UnsetType = UNSET
-    rating: Rating | None | UnsetType = UNSET
+    rating: Rating | UnsetType | None = UNSET
 
 
 class ReplaceRequest(Struct, rename="camel", forbid_unknown_fields=True):
