@@ -179,6 +179,11 @@ def _http_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
     return problem_response(request, error)
 
 
+def _recursion_handler(request: Request[Any, Any, Any], exc: RecursionError) -> Response[bytes]:
+    # The JSON decoder's only way to fail on absurdly deep nesting: bad input, not a server fault.
+    return problem_response(request, InvalidRequest("The request body is nested too deeply", extra={"errors": []}))
+
+
 def _unexpected_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     logger.opt(exception=exc).error("unhandled error on {} {}", request.method, request.url.path)
     return problem_response(request, DomainError("The server could not answer this request"))
@@ -187,5 +192,6 @@ def _unexpected_handler(request: Request[Any, Any, Any], exc: Exception) -> Resp
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: _domain_handler,
     HTTPException: _http_handler,
+    RecursionError: _recursion_handler,
     Exception: _unexpected_handler,
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from watchlist_service.errors import Forbidden, Unauthenticated
 SCOPE_READ_ANY = "watchlist:read:any"
 SCOPE_WRITE_ANY = "watchlist:write:any"
 REQUIRED_CLAIMS = ["exp", "iat", "sub"]
+# Printable, no whitespace, no braces (they delimit the Redis Cluster hash tag of the user's keys).
+_SUBJECT_RE = re.compile(r"^[!-z|~]{1,128}$")
 # Paths that never need a token: probes, metrics and the API description.
 PUBLIC_PATHS = ["^/v1/health/", "^/metrics", "^/schema"]
 
@@ -124,7 +127,7 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"Invalid token: {exc}") from exc
         sub = claims.get("sub")
-        if not isinstance(sub, str) or not sub or len(sub) > 128:
+        if not isinstance(sub, str) or not _SUBJECT_RE.match(sub):
             raise Unauthenticated("The token's subject is missing or invalid")
         scope = claims.get("scope", "")
         scopes = frozenset(scope.split()) if isinstance(scope, str) else frozenset()

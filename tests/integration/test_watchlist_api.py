@@ -8,7 +8,6 @@ import pytest
 from tests.conftest import ClientFactory, User, new_user
 from watchlist_service.config import Settings
 
-pytestmark = pytest.mark.asyncio
 
 
 async def add(client: httpx.AsyncClient, user: User, content_id: str, **extra: object) -> httpx.Response:
