@@ -756,7 +756,7 @@ class FakeTmdb:
     def handle(
         self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str], body: bytes
     ) -> Reply:
-        """Answer one request."""
+        """Answer one request; header names must be lower-case."""
         if path.startswith("/__admin/"):
             return self._admin(method, path, body)
         if not path.startswith("/3/"):
