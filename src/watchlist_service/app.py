@@ -6,7 +6,6 @@ from litestar import Litestar, MediaType, get
 from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
-from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -33,7 +32,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings()
     configure_logging(settings.log_level)
     prometheus = PrometheusConfig(app_name="watchlist", group_path=True, exclude=["/metrics"])
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             MyWatchlistController,
             UserWatchlistController,
@@ -44,11 +43,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         lifespan=[lifespan],
         state=State({"settings": settings, "ready": False}),
-        middleware=[
-            DefineMiddleware(RequestContextMiddleware, access_log=settings.access_log),
-            prometheus.middleware,
-            auth_middleware(),
-        ],
+        middleware=[prometheus.middleware, auth_middleware()],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None,
@@ -70,6 +65,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         logging_config=None,
     )
+    # Outermost, around Litestar's own exception handling: so the request id and the access log also cover
+    # answers made outside any route (unknown paths, authentication failures, CORS preflights).
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler, access_log=settings.access_log)
+    return app
 
 
 def app_factory() -> Litestar:

@@ -181,7 +181,9 @@ def _http_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
 
 def _recursion_handler(request: Request[Any, Any, Any], exc: RecursionError) -> Response[bytes]:
     # The JSON decoder's only way to fail on absurdly deep nesting: bad input, not a server fault.
-    return problem_response(request, InvalidRequest("The request body is nested too deeply", extra={"errors": []}))
+    return problem_response(
+        request, InvalidRequest("The request body is nested too deeply", extra={"errors": []})
+    )
 
 
 def _unexpected_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

@@ -23,7 +23,6 @@ from watchlist_service.config import Settings
 from watchlist_service.security import SCOPE_READ_ANY, SCOPE_WRITE_ANY
 
 
-
 def claims(sub: str = "alice", **overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     values: dict[str, Any] = {
@@ -115,7 +114,9 @@ async def test_user_id_comes_only_from_the_token(app_client: httpx.AsyncClient, 
     assert (await app_client.get("/v1/watchlist/movie:1", headers=bob.headers)).status_code == 404
 
 
-async def test_end_user_on_another_users_path_is_403(app_client: httpx.AsyncClient, settings: Settings) -> None:
+async def test_end_user_on_another_users_path_is_403(
+    app_client: httpx.AsyncClient, settings: Settings
+) -> None:
     alice, bob = new_user(settings), new_user(settings)
     own = await app_client.get(f"/v1/users/{alice.id}/watchlist", headers=alice.headers)
     assert own.status_code == 200
@@ -155,9 +156,11 @@ def rsa_keys() -> tuple[str, str]:
     private = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
@@ -165,7 +168,9 @@ async def test_rs256_public_key(make_client: ClientFactory, rsa_keys: tuple[str,
     private, public = rsa_keys
     async with make_client(jwt_algorithms=["RS256"], jwt_secret=None, jwt_public_key=public) as client:
         good = jwt.encode(claims("rs-user"), private, algorithm="RS256")
-        assert (await client.get("/v1/watchlist", headers={"Authorization": f"Bearer {good}"})).status_code == 200
+        assert (
+            await client.get("/v1/watchlist", headers={"Authorization": f"Bearer {good}"})
+        ).status_code == 200
         # The development secret is worthless once production keys are configured.
         await assert_unauthenticated(client, {"Authorization": f"Bearer {hs256(claims('rs-user'))}"})
         await assert_unauthenticated(client, {"Authorization": f"Bearer {unsigned(claims('rs-user'))}"})
@@ -179,9 +184,9 @@ async def test_hs_rs_key_confusion(make_client: ClientFactory, rsa_keys: tuple[s
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=")
 
     signing_input = part({"alg": "HS256", "typ": "JWT"}) + b"." + part(claims("victim"))
-    signature = base64.urlsafe_b64encode(hmac.new(public.encode(), signing_input, hashlib.sha256).digest()).rstrip(
-        b"="
-    )
+    signature = base64.urlsafe_b64encode(
+        hmac.new(public.encode(), signing_input, hashlib.sha256).digest()
+    ).rstrip(b"=")
     forged = (signing_input + b"." + signature).decode()
     async with make_client(jwt_algorithms=["RS256"], jwt_secret=None, jwt_public_key=public) as client:
         await assert_unauthenticated(client, {"Authorization": f"Bearer {forged}"})
@@ -199,7 +204,7 @@ class _JwksHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(self.body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
 

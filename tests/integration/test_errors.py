@@ -10,7 +10,6 @@ import pytest
 from tests.conftest import User
 
 
-
 async def assert_still_serving(client: httpx.AsyncClient, user: User) -> None:
     response = await client.get("/v1/watchlist", headers=user.headers)
     assert response.status_code == 200
@@ -28,7 +27,17 @@ def assert_problem(response: httpx.Response, status: int, code: int) -> dict[str
 
 @pytest.mark.parametrize(
     "query",
-    ["page=0", "limit=0", "limit=101", "page=abc", "limit=-1", "page=1.5", "type=book", "sort=rating", "page=100001"],
+    [
+        "page=0",
+        "limit=0",
+        "limit=101",
+        "page=abc",
+        "limit=-1",
+        "page=1.5",
+        "type=book",
+        "sort=rating",
+        "page=100001",
+    ],
 )
 async def test_bad_page_queries_are_60001(app_client: httpx.AsyncClient, user: User, query: str) -> None:
     response = await app_client.get(f"/v1/watchlist?{query}", headers=user.headers)
@@ -70,7 +79,16 @@ async def test_bad_add_bodies_are_60001(
 
 @pytest.mark.parametrize(
     "raw",
-    [b"{", b"not json", b"", b"[]", b"null", b'{"contentId": "movie:1"', b"\xff\xfe\xfa", b'{"contentId": "movie:1"}x'],
+    [
+        b"{",
+        b"not json",
+        b"",
+        b"[]",
+        b"null",
+        b'{"contentId": "movie:1"',
+        b"\xff\xfe\xfa",
+        b'{"contentId": "movie:1"}x',
+    ],
 )
 async def test_malformed_json_is_60001(app_client: httpx.AsyncClient, user: User, raw: bytes) -> None:
     response = await app_client.post(
@@ -140,7 +158,9 @@ async def test_unknown_route_and_method(app_client: httpx.AsyncClient, user: Use
 
 async def test_unicode_notes_are_kept_exactly(app_client: httpx.AsyncClient, user: User) -> None:
     notes = "日本語 🎬 e\u0301 \u202e rtl \u0000 zero"
-    response = await app_client.post("/v1/watchlist", json={"contentId": "movie:1", "notes": notes}, headers=user.headers)
+    response = await app_client.post(
+        "/v1/watchlist", json={"contentId": "movie:1", "notes": notes}, headers=user.headers
+    )
     assert response.status_code == 201
     assert (await app_client.get("/v1/watchlist/movie:1", headers=user.headers)).json()["notes"] == notes
 

@@ -36,7 +36,9 @@ def page_cache(client: httpx.AsyncClient) -> PageCache:
     return cache
 
 
-async def test_keys_follow_the_documented_layout(app_client: httpx.AsyncClient, redis: Redis, user: User) -> None:
+async def test_keys_follow_the_documented_layout(
+    app_client: httpx.AsyncClient, redis: Redis, user: User
+) -> None:
     await app_client.post("/v1/watchlist", json={"contentId": "movie:1"}, headers=user.headers)
     await app_client.get("/v1/watchlist", headers=user.headers)
     await app_client.get("/v1/watchlist?page=2&limit=10", headers=user.headers)
@@ -64,7 +66,9 @@ async def test_cached_page_is_served_and_every_real_change_drops_all_pages(
     assert cached.split(b"\n", 1)[1] == first.content
     # A hit answers from Redis: prove it by planting a marker in the cached body.
     await redis.set(f"{tag}:1:10", cached.replace(b'"movie:1"', b'"movie:424242"'))
-    assert (await app_client.get("/v1/watchlist", headers=user.headers)).json()["items"][0]["contentId"] == "movie:424242"
+    assert (await app_client.get("/v1/watchlist", headers=user.headers)).json()["items"][0][
+        "contentId"
+    ] == "movie:424242"
 
     for change in (
         app_client.patch("/v1/watchlist/movie:1", json={"watched": True}, headers=user.headers),
@@ -81,15 +85,23 @@ async def test_cached_page_is_served_and_every_real_change_drops_all_pages(
         assert await redis.exists(f"{tag}:1:10", f"{tag}:1:5") == 0
 
 
-async def test_no_op_writes_invalidate_nothing(app_client: httpx.AsyncClient, redis: Redis, user: User) -> None:
+async def test_no_op_writes_invalidate_nothing(
+    app_client: httpx.AsyncClient, redis: Redis, user: User
+) -> None:
     await app_client.post("/v1/watchlist", json={"contentId": "movie:1", "notes": "x"}, headers=user.headers)
     await app_client.get("/v1/watchlist", headers=user.headers)
     key = "{" + user.id + "}:mylist:1:10"
     assert await redis.exists(key) == 1
-    assert (await app_client.post("/v1/watchlist", json={"contentId": "movie:1"}, headers=user.headers)).status_code == 409
-    assert (await app_client.patch("/v1/watchlist/movie:1", json={"notes": "x"}, headers=user.headers)).status_code == 200
+    assert (
+        await app_client.post("/v1/watchlist", json={"contentId": "movie:1"}, headers=user.headers)
+    ).status_code == 409
+    assert (
+        await app_client.patch("/v1/watchlist/movie:1", json={"notes": "x"}, headers=user.headers)
+    ).status_code == 200
     assert (await app_client.delete("/v1/watchlist/movie:9", headers=user.headers)).status_code == 404
-    batch = await app_client.post("/v1/watchlist/batch", json={"add": ["movie:1"], "remove": ["tv:1"]}, headers=user.headers)
+    batch = await app_client.post(
+        "/v1/watchlist/batch", json={"add": ["movie:1"], "remove": ["tv:1"]}, headers=user.headers
+    )
     assert batch.json()["existing"] == ["movie:1"]
     assert await redis.exists(key) == 1
 
@@ -130,7 +142,9 @@ async def test_stale_set_race_cannot_store_an_old_page(
     assert [i["contentId"] for i in fresh.json()["items"]] == ["movie:2", "movie:1"]
 
 
-async def test_cache_disabled_touches_no_page_keys(make_client: ClientFactory, redis: Redis, user: User) -> None:
+async def test_cache_disabled_touches_no_page_keys(
+    make_client: ClientFactory, redis: Redis, user: User
+) -> None:
     async with make_client(cache_enabled=False) as client:
         await client.post("/v1/watchlist", json={"contentId": "movie:1"}, headers=user.headers)
         await client.get("/v1/watchlist", headers=user.headers)
@@ -156,7 +170,9 @@ async def test_redis_killed_during_traffic_then_restarted(
                     n += 1
                     content_id = f"movie:{worker * 100_000 + n}"
                     for response in (
-                        await client.post("/v1/watchlist", json={"contentId": content_id}, headers=user.headers),
+                        await client.post(
+                            "/v1/watchlist", json={"contentId": content_id}, headers=user.headers
+                        ),
                         await client.get("/v1/watchlist", headers=user.headers),
                         await client.get(f"/v1/watchlist/{content_id}", headers=user.headers),
                     ):
@@ -230,10 +246,14 @@ async def test_hung_redis_costs_a_few_timeouts_not_one_per_request(
     make_client: ClientFactory, settings: Settings, silent_redis: tuple[str, list[int]]
 ) -> None:
     url, _ = silent_redis
-    async with make_client(redis_url=url, redis_timeout_ms=100, breaker_failures=2, breaker_reset_s=60) as client:
+    async with make_client(
+        redis_url=url, redis_timeout_ms=100, breaker_failures=2, breaker_reset_s=60
+    ) as client:
         cache = page_cache(client)
         user = new_user(settings)
-        assert (await client.post("/v1/watchlist", json={"contentId": "movie:1"}, headers=user.headers)).status_code == 201
+        assert (
+            await client.post("/v1/watchlist", json={"contentId": "movie:1"}, headers=user.headers)
+        ).status_code == 201
         for _ in range(30):
             response = await client.get("/v1/watchlist", headers=user.headers)
             assert response.status_code == 200

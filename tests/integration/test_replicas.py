@@ -15,7 +15,9 @@ from watchlist_service.config import Settings
 pytestmark = pytest.mark.slow
 
 
-async def concurrent_adds(servers: list[ServerProcess], user: User, content_id: str, n: int = 50) -> Counter[str]:
+async def concurrent_adds(
+    servers: list[ServerProcess], user: User, content_id: str, n: int = 50
+) -> Counter[str]:
     async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=100)) as client:
         responses = await asyncio.gather(
             *(
@@ -39,7 +41,9 @@ async def read_list(url: str, user: User, limit: int = 100) -> dict[str, object]
         return body
 
 
-async def test_fifty_concurrent_adds_for_a_new_user(two_servers: list[ServerProcess], settings: Settings) -> None:
+async def test_fifty_concurrent_adds_for_a_new_user(
+    two_servers: list[ServerProcess], settings: Settings
+) -> None:
     user = new_user(settings)
     outcomes = await concurrent_adds(two_servers, user, "movie:550")
     assert outcomes == Counter({"201:": 1, "409:40001": 49})
@@ -56,7 +60,9 @@ async def test_fifty_concurrent_adds_for_a_user_with_500_items(
     async with httpx.AsyncClient(timeout=30) as client:
         for start in range(1, 501, 100):
             ids = [f"tv:{n}" for n in range(start, start + 100)]
-            response = await client.post(two_servers[0].url + "/v1/watchlist/batch", json={"add": ids}, headers=user.headers)
+            response = await client.post(
+                two_servers[0].url + "/v1/watchlist/batch", json={"add": ids}, headers=user.headers
+            )
             assert response.json()["added"] == ids
     before = await read_list(two_servers[1].url, user, limit=1)
     assert before["total"] == 500
@@ -65,14 +71,18 @@ async def test_fifty_concurrent_adds_for_a_user_with_500_items(
     async with httpx.AsyncClient(timeout=30) as client:
         stats = (await client.get(two_servers[1].url + "/v1/watchlist/stats", headers=user.headers)).json()
         found = await client.post(
-            two_servers[0].url + "/v1/watchlist/contains", json={"contentIds": ["movie:550"]}, headers=user.headers
+            two_servers[0].url + "/v1/watchlist/contains",
+            json={"contentIds": ["movie:550"]},
+            headers=user.headers,
         )
     assert stats["total"] == 501
     assert stats["version"] == before["version"] + 1  # type: ignore[operator]
     assert found.json() == {"movie:550": True}
 
 
-async def test_interleaved_writes_are_never_read_stale(two_servers: list[ServerProcess], settings: Settings) -> None:
+async def test_interleaved_writes_are_never_read_stale(
+    two_servers: list[ServerProcess], settings: Settings
+) -> None:
     """Clients own disjoint titles of one shared list; after each acknowledged write, a read on either replica
     (through the page cache) must show that client's titles exactly as its own writes left them."""
     user = new_user(settings)
@@ -87,7 +97,9 @@ async def test_interleaved_writes_are_never_read_stale(two_servers: list[ServerP
             content_id = rng.choice(mine)
             writer = two_servers[rng.randrange(2)].url
             if content_id not in model:
-                response = await http.post(writer + "/v1/watchlist", json={"contentId": content_id}, headers=user.headers)
+                response = await http.post(
+                    writer + "/v1/watchlist", json={"contentId": content_id}, headers=user.headers
+                )
                 assert response.status_code == 201, response.text
                 model[content_id] = None
             elif rng.random() < 0.5:
@@ -112,9 +124,9 @@ async def test_interleaved_writes_are_never_read_stale(two_servers: list[ServerP
         await asyncio.gather(*(run_client(i, http) for i in range(clients)))
         final = {
             i["contentId"]: i["rating"]
-            for i in (await http.get(two_servers[1].url + "/v1/watchlist?limit=100", headers=user.headers)).json()[
-                "items"
-            ]
+            for i in (
+                await http.get(two_servers[1].url + "/v1/watchlist?limit=100", headers=user.headers)
+            ).json()["items"]
         }
     assert stale == []
     assert final == model

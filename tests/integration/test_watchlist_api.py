@@ -9,7 +9,6 @@ from tests.conftest import ClientFactory, User, new_user
 from watchlist_service.config import Settings
 
 
-
 async def add(client: httpx.AsyncClient, user: User, content_id: str, **extra: object) -> httpx.Response:
     return await client.post("/v1/watchlist", json={"contentId": content_id, **extra}, headers=user.headers)
 
@@ -53,7 +52,9 @@ async def test_duplicate_add_is_409_with_existing_item_and_no_version_bump(
     assert (await app_client.get("/v1/watchlist", headers=user.headers)).json()["version"] == version
 
 
-async def test_movie_and_tv_with_same_tmdb_id_are_different_items(app_client: httpx.AsyncClient, user: User) -> None:
+async def test_movie_and_tv_with_same_tmdb_id_are_different_items(
+    app_client: httpx.AsyncClient, user: User
+) -> None:
     assert (await add(app_client, user, "movie:1399")).status_code == 201
     assert (await add(app_client, user, "tv:1399")).status_code == 201
     page = (await app_client.get("/v1/watchlist", headers=user.headers)).json()
@@ -118,7 +119,9 @@ async def test_type_filter_and_sorts(app_client: httpx.AsyncClient, user: User) 
     assert movies["total"] == 2
     oldest = (await app_client.get("/v1/watchlist?sort=added.asc&limit=3", headers=user.headers)).json()
     assert [i["contentId"] for i in oldest["items"]] == ["movie:1", "tv:2", "movie:3"]
-    second = (await app_client.get("/v1/watchlist?sort=added.asc&limit=3&page=2", headers=user.headers)).json()
+    second = (
+        await app_client.get("/v1/watchlist?sort=added.asc&limit=3&page=2", headers=user.headers)
+    ).json()
     assert [i["contentId"] for i in second["items"]] == ["tv:4"]
     by_title = await app_client.get("/v1/watchlist?sort=title.asc", headers=user.headers)
     assert by_title.status_code == 200
@@ -131,7 +134,9 @@ async def test_get_patch_put_delete(app_client: httpx.AsyncClient, user: User) -
     assert got.status_code == 200
     assert got.json()["notes"] == "first"
 
-    patched = await app_client.patch("/v1/watchlist/movie:11", json={"watched": True, "rating": 9}, headers=user.headers)
+    patched = await app_client.patch(
+        "/v1/watchlist/movie:11", json={"watched": True, "rating": 9}, headers=user.headers
+    )
     assert patched.status_code == 200
     assert patched.json()["watched"] is True
     assert patched.json()["rating"] == 9
@@ -152,7 +157,9 @@ async def test_get_patch_put_delete(app_client: httpx.AsyncClient, user: User) -
     assert missing.status_code == 404
     assert missing.json()["code"] == 40002
     for method in ("PATCH", "PUT"):
-        response = await app_client.request(method, "/v1/watchlist/movie:11", json={"watched": True}, headers=user.headers)
+        response = await app_client.request(
+            method, "/v1/watchlist/movie:11", json={"watched": True}, headers=user.headers
+        )
         assert response.status_code == 404
         assert response.json()["code"] == 40002
     gone = await app_client.delete("/v1/watchlist/movie:11", headers=user.headers)
@@ -188,7 +195,9 @@ async def test_etag_and_if_none_match(app_client: httpx.AsyncClient, user: User)
     not_modified = await app_client.get("/v1/watchlist", headers={**user.headers, "If-None-Match": etag})
     assert not_modified.status_code == 304
     assert not_modified.content == b""
-    other_query = await app_client.get("/v1/watchlist?limit=5", headers={**user.headers, "If-None-Match": etag})
+    other_query = await app_client.get(
+        "/v1/watchlist?limit=5", headers={**user.headers, "If-None-Match": etag}
+    )
     assert other_query.status_code == 200
     await add(app_client, user, "movie:8")
     changed = await app_client.get("/v1/watchlist", headers={**user.headers, "If-None-Match": etag})
@@ -200,7 +209,9 @@ async def test_contains(app_client: httpx.AsyncClient, user: User, settings: Set
     await add(app_client, user, "movie:550")
     await add(app_client, user, "tv:1396")
     response = await app_client.post(
-        "/v1/watchlist/contains", json={"contentIds": ["movie:550", "tv:550", "tv:1396"]}, headers=user.headers
+        "/v1/watchlist/contains",
+        json={"contentIds": ["movie:550", "tv:550", "tv:1396"]},
+        headers=user.headers,
     )
     assert response.status_code == 200
     assert response.json() == {"movie:550": True, "tv:550": False, "tv:1396": True}
@@ -252,7 +263,9 @@ async def test_changes_feed(make_client: ClientFactory, user: User) -> None:
         ]
         assert feed["changes"][0]["item"]["watched"] is True
         assert "item" not in feed["changes"][1]
-        assert (await client.get("/v1/watchlist/changes?since=4", headers=user.headers)).json()["changes"] == []
+        assert (await client.get("/v1/watchlist/changes?since=4", headers=user.headers)).json()[
+            "changes"
+        ] == []
         for n in range(3, 7):
             await add(client, user, f"movie:{n}")  # v5..v8: the feed now keeps v4..v8
         ok = await client.get("/v1/watchlist/changes?since=3", headers=user.headers)
@@ -302,7 +315,10 @@ async def test_operations_endpoints(app_client: httpx.AsyncClient) -> None:
     schema = await app_client.get("/schema/openapi.json")
     assert schema.status_code == 200
     operation_ids = {
-        op["operationId"] for path in schema.json()["paths"].values() for op in path.values() if "operationId" in op
+        op["operationId"]
+        for path in schema.json()["paths"].values()
+        for op in path.values()
+        if "operationId" in op
     }
     assert {"listWatchlist", "userListWatchlist", "addToWatchlist", "watchlistChanges"} <= operation_ids
     assert (await app_client.get("/schema/swagger")).status_code == 200
@@ -318,12 +334,20 @@ async def test_request_id_is_echoed_or_generated(app_client: httpx.AsyncClient, 
     assert len(generated.headers["x-request-id"]) == 32
     problem = await app_client.get("/v1/watchlist/movie:1", headers={**user.headers, "X-Request-ID": "req-9"})
     assert problem.json()["requestId"] == "req-9"
+    # Also for answers made before any route runs: authentication failures and unknown paths.
+    for path in ("/v1/watchlist", "/v1/no-such-route"):
+        early = await app_client.get(path, headers={"X-Request-ID": "req-10"})
+        assert early.status_code in (401, 404)
+        assert early.headers["x-request-id"] == "req-10"
+        assert early.json()["requestId"] == "req-10"
 
 
 async def test_large_pages_are_compressed(app_client: httpx.AsyncClient, user: User) -> None:
     await fill(app_client, user, 30)
     for encoding in ("br", "gzip"):
-        response = await app_client.get("/v1/watchlist?limit=30", headers={**user.headers, "Accept-Encoding": encoding})
+        response = await app_client.get(
+            "/v1/watchlist?limit=30", headers={**user.headers, "Accept-Encoding": encoding}
+        )
         assert response.headers.get("content-encoding") == encoding
         assert len(response.json()["items"]) == 30
 
