@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import secrets
 import sys
@@ -101,6 +102,24 @@ def token(args: argparse.Namespace) -> None:
     print(mint_token(settings, args.sub, scopes=args.scope, ttl_s=args.ttl))
 
 
+def seed(args: argparse.Namespace) -> None:
+    """Fill MongoDB with users and lists for load tests; write their ids and tokens to a file."""
+    from watchlist_service.seed import seed as run_seed  # keeps the other commands light
+
+    settings = _load_settings()
+    created = asyncio.run(
+        run_seed(
+            settings,
+            users=args.users,
+            items=args.items,
+            zipf=args.zipf,
+            out=Path(args.out),
+            prefix=args.prefix,
+        )
+    )
+    print(f"created {created:,} lists ({args.users - created:,} already existed); users in {args.out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = argparse.ArgumentParser(prog="watchlist-service", description=__doc__)
@@ -124,6 +143,16 @@ def build_parser() -> argparse.ArgumentParser:
     p_token.add_argument("--scope", action="append", default=[], help="repeatable, e.g. watchlist:read:any")
     p_token.add_argument("--ttl", type=int, default=3600, help="seconds")
     p_token.set_defaults(func=token)
+
+    p_seed = sub.add_parser("seed", help="create users and lists for load tests")
+    p_seed.add_argument("--users", type=int, required=True)
+    p_seed.add_argument("--items", type=int, default=20)
+    p_seed.add_argument(
+        "--zipf", action="store_true", help="popular titles in many lists (Zipf), not uniform"
+    )
+    p_seed.add_argument("--prefix", default="load-user", help="user ids are PREFIX-0, PREFIX-1, ...")
+    p_seed.add_argument("--out", default=".devdata/loadtest-users.jsonl")
+    p_seed.set_defaults(func=seed)
     return parser
 
 

@@ -11,13 +11,14 @@ from typing import Any
 import msgspec
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from watchlist_service.errors import AlreadyInList, DatabaseUnavailable, ListFull, NotInList
 from watchlist_service.watchlist.schemas import Change, ContentType, Item, SortOrder, Stats
 
 Document = dict[str, Any]
 ADD_ATTEMPTS = 5
+DUPLICATE_KEY = 11000
 
 _SORT_KEYS: dict[SortOrder, dict[str, int]] = {
     SortOrder.TITLE_ASC: {"title": 1, "addedAt": -1},
@@ -112,6 +113,41 @@ class WatchlistRepository:
             assert doc is not None  # an upsert always returns the document
             return int(doc["version"])
         raise DatabaseUnavailable("The list is too busy to change right now; retry shortly")
+
+    async def insert_new_lists(self, lists: dict[str, list[Item]]) -> int:
+        """Create lists for users who have none yet (seeding); returns how many were created.
+
+        Items are given newest first. Each gets its "added" change record, so the documents look exactly as
+        if the items had been added one by one.
+        """
+        documents = []
+        for user_id, items in lists.items():
+            oldest_first = list(reversed(items))
+            records = [{"op": "added", "contentId": i.content_id, "at": i.added_at} for i in oldest_first]
+            created = oldest_first[0].added_at if oldest_first else utcnow()
+            documents.append(
+                {
+                    "_id": user_id,
+                    "userId": user_id,
+                    "items": [msgspec.to_builtins(i, builtin_types=(datetime,)) for i in items],
+                    "changes": records[-self._changes_kept :],
+                    "count": len(items),
+                    "version": len(items),
+                    "createdAt": created,
+                    "updatedAt": items[0].added_at if items else created,
+                }
+            )
+        if not documents:
+            return 0
+        try:
+            async with _database_errors():
+                result = await self._coll.insert_many(documents, ordered=False)
+            return len(result.inserted_ids)
+        except BulkWriteError as exc:
+            # Users that already have a list keep it untouched; any other write error is a real failure.
+            if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
+                raise
+            return int(exc.details.get("nInserted", 0))
 
     async def remove(self, user_id: str, content_id: str) -> int:
         """Remove a title; returns the new version or raises ``NotInList``."""
