@@ -62,10 +62,41 @@ class Settings(BaseSettings):
     jwt_leeway_s: int = Field(default=30, ge=0, le=300)
     jwks_cache_ttl_s: int = Field(default=300, ge=1)
 
-    # --- TMDb
-    tmdb_base_url: str | None = None
-    tmdb_token: SecretStr | None = None
-    tmdb_api_key: SecretStr | None = None
+    # --- TMDb (the catalog)
+    tmdb_base_url: str | None = Field(default=None, description="default https://api.themoviedb.org")
+    tmdb_token: SecretStr | None = Field(default=None, description="v4 read access token (Bearer)")
+    tmdb_api_key: SecretStr | None = Field(default=None, description="v3 API key, used when no token is set")
+    tmdb_connect_timeout_s: float = Field(default=1.0, gt=0, le=30)
+    tmdb_read_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    tmdb_deadline_s: float = Field(
+        default=5.0, gt=0, le=60, description="per call, retries and waits included"
+    )
+    tmdb_max_retries: int = Field(default=3, ge=0, le=10)
+    tmdb_backoff_base_s: float = Field(
+        default=0.2, gt=0, le=10, description="first retry delay, then doubled"
+    )
+    tmdb_backoff_max_s: float = Field(default=2.0, gt=0, le=60)
+    tmdb_max_connections: int = Field(default=32, ge=1, le=1_000)
+    tmdb_rate_limit_per_s: int = Field(default=35, ge=1, le=10_000, description="for the whole deployment")
+    tmdb_rate_margin_ms: int = Field(
+        default=100, ge=0, le=1_000, description="added to the 1 s window (jitter)"
+    )
+    tmdb_fallback_rate_limit_per_s: int = Field(
+        default=10, ge=1, le=10_000, description="per process, Redis down"
+    )
+    tmdb_breaker_failures: int = Field(default=5, ge=1)
+    tmdb_breaker_reset_s: float = Field(default=10.0, gt=0)
+    tmdb_list_ttl_s: int = Field(default=600, ge=1, description="freshness of lists and searches")
+    tmdb_detail_ttl_s: int = Field(default=86_400, ge=1, description="freshness of movie and TV details")
+    tmdb_stale_ttl_s: int = Field(
+        default=7 * 86_400, ge=0, description="kept past freshness for TMDb outages"
+    )
+    tmdb_not_found_ttl_s: int = Field(default=60, ge=1, description="how long a TMDb 404 is remembered")
+    tmdb_failure_ttl_s: float = Field(
+        default=1.0, ge=0, le=60, description="a failed fetch answers 503 this long"
+    )
+    tmdb_local_cache_s: float = Field(default=2.0, ge=0, le=60, description="in-process copy of hot answers")
+    cursor_secret: SecretStr | None = Field(default=None, description="signs catalog cursors")
 
     # --- HTTP
     max_body_bytes: int = Field(default=64 * 1024, ge=1_024)

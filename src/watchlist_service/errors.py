@@ -105,6 +105,20 @@ class HttpError(DomainError):
     code, slug, title = 60000, "http-error", "Request error"
 
 
+def problem_body(error: DomainError, instance: str, *, status: int | None = None) -> dict[str, Any]:
+    """The RFC 9457 body of a domain error (shared by HTTP answers and WebSocket replies)."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + error.slug,
+        "title": error.title,
+        "status": status or error.status,
+        "detail": error.detail,
+        "code": error.code,
+        "instance": instance,
+    }
+    body.update(error.extra)
+    return body
+
+
 def problem_response(
     request: Request[Any, Any, Any],
     error: DomainError,
@@ -114,15 +128,7 @@ def problem_response(
 ) -> Response[bytes]:
     """Render a domain error as ``application/problem+json``."""
     status = status or error.status
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + error.slug,
-        "title": error.title,
-        "status": status,
-        "detail": error.detail,
-        "code": error.code,
-        "instance": request.url.path,
-    }
-    body.update(error.extra)
+    body = problem_body(error, request.url.path, status=status)
     out_headers = dict(headers or {})
     if error.retry_after is not None:
         out_headers.setdefault("Retry-After", str(error.retry_after))

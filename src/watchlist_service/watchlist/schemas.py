@@ -134,6 +134,15 @@ class Changes(Struct, rename="camel"):
     version: int
 
 
+class ListEvent(Struct, rename="camel", omit_defaults=True):
+    """A change pushed to the user's connected devices: ``item`` for added/updated, else ``contentId``."""
+
+    event: Literal["item.added", "item.removed", "item.updated"]
+    version: int
+    item: Item | None = None
+    content_id: str | None = None
+
+
 class Stats(Struct, rename="camel"):
     """Totals of the list."""
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
+from loguru import logger
 
 from watchlist_service.errors import AlreadyInList, InvalidRequest, ListFull, NotInList, ResyncRequired
 from watchlist_service.watchlist.cache import PageCache, page_key
@@ -20,6 +21,7 @@ from watchlist_service.watchlist.schemas import (
     Changes,
     ContentType,
     Item,
+    ListEvent,
     Page,
     PatchRequest,
     ReplaceRequest,
@@ -38,12 +40,30 @@ class RenderedPage(msgspec.Struct, frozen=True):
     version: int
 
 
+class EventSink(Protocol):
+    """Where the service announces real changes (the realtime fan-out)."""
+
+    async def publish(self, user_id: str, event: ListEvent) -> None:
+        """Deliver ``event`` to the user's connections on every replica; must not raise."""
+
+
 class WatchlistService:
     """Reads and changes one user's list."""
 
-    def __init__(self, repository: WatchlistRepository, cache: PageCache) -> None:
+    def __init__(
+        self, repository: WatchlistRepository, cache: PageCache, events: EventSink | None = None
+    ) -> None:
         self._repo = repository
         self._cache = cache
+        self._events = events
+
+    async def _announce(self, user_id: str, event: ListEvent) -> None:
+        if self._events is None:
+            return
+        try:
+            await self._events.publish(user_id, event)
+        except Exception:  # the write is already acknowledged; a lost event is recovered by `since`
+            logger.exception("publishing {} for a list failed", event.event)
 
     async def page(
         self, user_id: str, *, page: int, limit: int, content_type: ContentType | None, sort: SortOrder
@@ -73,6 +93,7 @@ class WatchlistService:
         """Add a title; ``AlreadyInList`` (with the stored item) or ``ListFull`` when it cannot be added."""
         item, version = await self._add(user_id, request)
         await self._cache.invalidate(user_id, version)
+        await self._announce(user_id, ListEvent(event="item.added", version=version, item=item))
         return item
 
     async def _add(self, user_id: str, request: AddRequest) -> tuple[Item, int]:
@@ -113,12 +134,14 @@ class WatchlistService:
         item, version, changed = await self._repo.update(user_id, content_id, fields)
         if changed:
             await self._cache.invalidate(user_id, version)
+            await self._announce(user_id, ListEvent(event="item.updated", version=version, item=item))
         return item
 
     async def remove(self, user_id: str, content_id: str) -> None:
         """Remove a title, or ``NotInList``."""
         version = await self._repo.remove(user_id, content_id)
         await self._cache.invalidate(user_id, version)
+        await self._announce(user_id, ListEvent(event="item.removed", version=version, content_id=content_id))
 
     async def contains(self, user_id: str, content_ids: list[str]) -> dict[str, bool]:
         """For each title, whether it is in the list."""
@@ -130,14 +153,16 @@ class WatchlistService:
         if len(request.add) + len(request.remove) > BATCH_MAX:
             raise InvalidRequest(f"A batch holds at most {BATCH_MAX} operations", extra={"errors": []})
         result = BatchResult(added=[], existing=[], removed=[], not_found=[], invalid=[], full=[], version=0)
+        events: list[ListEvent] = []
         try:
             for content_id in dict.fromkeys(request.add):
                 if not CONTENT_ID_RE.match(content_id):
                     result.invalid.append(content_id)
                     continue
                 try:
-                    _, result.version = await self._add(user_id, AddRequest(content_id=content_id))
+                    item, result.version = await self._add(user_id, AddRequest(content_id=content_id))
                     result.added.append(content_id)
+                    events.append(ListEvent(event="item.added", version=result.version, item=item))
                 except AlreadyInList:
                     result.existing.append(content_id)
                 except ListFull:
@@ -149,12 +174,17 @@ class WatchlistService:
                 try:
                     result.version = await self._repo.remove(user_id, content_id)
                     result.removed.append(content_id)
+                    events.append(
+                        ListEvent(event="item.removed", version=result.version, content_id=content_id)
+                    )
                 except NotInList:
                     result.not_found.append(content_id)
         finally:
             # One invalidation for the whole batch, also when it stopped half-way.
-            if result.added or result.removed:
+            if events:
                 await self._cache.invalidate(user_id, result.version)
+            for event in events:
+                await self._announce(user_id, event)
         if not (result.added or result.removed):
             result.version = await self._repo.version(user_id)
         return result
