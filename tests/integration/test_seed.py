@@ -42,7 +42,9 @@ async def test_seeded_lists_behave_like_api_built_ones(
     counts: Counter[str] = Counter()
     for line in lines[:50]:
         items = (
-            await app_client.get("/v1/watchlist?limit=100", headers={"Authorization": f"Bearer {line['token']}"})
+            await app_client.get(
+                "/v1/watchlist?limit=100", headers={"Authorization": f"Bearer {line['token']}"}
+            )
         ).json()["items"]
         counts.update(item["contentId"] for item in items)
     assert counts.most_common(1)[0][1] >= 25  # uniform over 6,000 titles would give about 1
