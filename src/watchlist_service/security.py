@@ -6,6 +6,7 @@ import asyncio
 import re
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ from watchlist_service.errors import Forbidden, Unauthenticated
 SCOPE_READ_ANY = "watchlist:read:any"
 SCOPE_WRITE_ANY = "watchlist:write:any"
 REQUIRED_CLAIMS = ["exp", "iat", "sub"]
+VERIFIED_MAX = 10_000
+VERIFIED_TTL_S = 60.0
 # Printable, no whitespace, no braces (they delimit the Redis Cluster hash tag of the user's keys).
 _SUBJECT_RE = re.compile(r"^[!-z|~]{1,128}$")
 # Paths that never need a token: probes, metrics and the API description.
@@ -92,6 +95,7 @@ class TokenVerifier:
         self._leeway = settings.jwt_leeway_s
         self._static_key: Any = None
         self._jwks: JwksCache | None = None
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         if all(a in HMAC_ALGORITHMS for a in self._algorithms):
             assert settings.jwt_secret is not None  # guaranteed by Settings validation
             self._static_key = settings.jwt_secret.get_secret_value()
@@ -104,7 +108,27 @@ class TokenVerifier:
             )
 
     async def verify(self, token: str) -> Principal:
-        """Return the Principal of a valid token or raise ``Unauthenticated``."""
+        """Return the Principal of a valid token or raise ``Unauthenticated``.
+
+        Apps send the same token with every request, so verified tokens are remembered (bounded, and never
+        beyond their own ``exp`` or ``VERIFIED_TTL_S``): a repeat costs a dictionary lookup, not a signature
+        check. Only successful verifications are remembered.
+        """
+        now = time.time()
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            principal, valid_until = remembered
+            if now < valid_until:
+                self._verified.move_to_end(token)
+                return principal
+            del self._verified[token]
+        principal, expires_at = await self._verify(token)
+        self._verified[token] = (principal, min(expires_at + self._leeway, now + VERIFIED_TTL_S))
+        if len(self._verified) > VERIFIED_MAX:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") not in self._algorithms:
@@ -131,7 +155,7 @@ class TokenVerifier:
             raise Unauthenticated("The token's subject is missing or invalid")
         scope = claims.get("scope", "")
         scopes = frozenset(scope.split()) if isinstance(scope, str) else frozenset()
-        return Principal(sub=sub, scopes=scopes)
+        return Principal(sub=sub, scopes=scopes), float(claims["exp"])
 
 
 def mint_token(settings: Settings, sub: str, *, scopes: list[str] | None = None, ttl_s: int = 3600) -> str:
