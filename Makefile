@@ -37,5 +37,9 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m loadtests.bench
 
+## loadtest: Locust, headless, for LOAD_TEST_DURATION (60 s); fails above 0.1 % errors (see README)
+loadtest: $(STAMP)
+	$(BIN)/python -m loadtests.run
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,283 @@
+"""The load tests' own logic: settings, identities, tokens the service accepts, and the run's verdict.
+
+Importing Locust monkey-patches the process with gevent, which must never happen inside pytest (it would break
+asyncio and every later test), so the locustfile is imported in a child interpreter; everything else here is
+Locust-free by design and tested in-process.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from loadtests import run
+from loadtests.scenarios.settings import (
+    DEV_AUDIENCE,
+    DEV_ISSUER,
+    SCOPE_READ_ANY,
+    IdentityPool,
+    LoadTestConfigError,
+    LoadTestSettings,
+    mint_token,
+    read_users_file,
+)
+
+from watchlist_service.config import Settings
+from watchlist_service.security import TokenVerifier
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SECRET = "load-test-secret-" + "y" * 40
+STATS_HEADER = (
+    "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,"
+    "Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,"
+    "99.99%,100%"
+)
+
+
+def stats_csv(path: Path, requests: int, failures: int) -> Path:
+    """A Locust stats CSV with one route and the aggregated row."""
+    row = f"{requests},{failures},4,8.1,0.9,128.9,208.8,65.6,0.1,4,6,7,7,9,13,110,120,130,130,130"
+    path.write_text(f"{STATS_HEADER}\nGET,/v1/watchlist?page=[n],{row}\n,Aggregated,{row}\n")
+    return path
+
+
+# --- the locustfile -----------------------------------------------------------------------------------------
+
+
+def test_the_locustfile_only_imports_scenarios() -> None:
+    tree = ast.parse((REPO_ROOT / "loadtests" / "locustfile.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            assert node.module is not None
+            assert node.module.startswith("loadtests.scenarios.")
+        elif isinstance(node, ast.Expr):
+            assert isinstance(node.value, ast.Constant)  # the docstring
+        else:
+            assert isinstance(node, ast.Assign)
+            assert [t.id for t in node.targets if isinstance(t, ast.Name)] == ["__all__"]
+
+
+def test_the_locustfile_imports_without_a_server_and_mixes_as_designed(tmp_path: Path) -> None:
+    probe = textwrap.dedent(
+        """
+        import json
+        from collections import Counter
+        from locust import FastHttpUser
+        import loadtests.locustfile as locustfile
+
+        users = {name: getattr(locustfile, name) for name in locustfile.__all__}
+        print(json.dumps({
+            name: {
+                "fast": issubclass(cls, FastHttpUser),
+                "weight": cls.weight,
+                "tasks": Counter(task.__name__ for task in cls.tasks),
+            }
+            for name, cls in users.items()
+        }))
+        """
+    )
+    # No server, no seeded users, no secret: importing must still work (identities are taken at user start).
+    env = {"PATH": "/usr/bin:/bin", "LOAD_TEST_USERS_FILE": str(tmp_path / "none.jsonl")}
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    users = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(users) == {"MobileUser", "InternalServiceUser"}
+    assert all(user["fast"] for user in users.values())
+    assert users["MobileUser"]["weight"] > users["InternalServiceUser"]["weight"]
+
+    tasks = users["MobileUser"]["tasks"]
+    total = sum(tasks.values())
+    reads = tasks["browse_catalog"] + tasks["read_page"] + tasks["conditional_first_page"]
+    writes = tasks["add"] + tasks["remove"]
+    assert (reads / total, tasks["contains"] / total, writes / total) == pytest.approx((0.70, 0.15, 0.15))
+
+
+# --- settings -----------------------------------------------------------------------------------------------
+
+
+def test_settings_defaults_and_overrides(tmp_path: Path) -> None:
+    defaults = LoadTestSettings.from_env({}, dotenv_file=tmp_path / ".env")
+    assert defaults.host == "http://127.0.0.1:8000"
+    assert defaults.users_file == Path(".devdata/loadtest-users.jsonl")
+    assert defaults.jwt_secret is None
+    assert defaults.duration == "60s"
+    assert defaults.max_failure_ratio == 0.001
+
+    settings = LoadTestSettings.from_env(
+        {
+            "LOAD_TEST_HOST": "http://127.0.0.1:9000/",
+            "LOAD_TEST_USERS": "300",
+            "LOAD_TEST_SPAWN_RATE": "50",
+            "LOAD_TEST_DURATION": "2m",
+            "LOAD_TEST_THINK_MIN_S": "0",
+            "LOAD_TEST_THINK_MAX_S": "0",
+            "LOAD_TEST_SERVICE_TOKEN": "abc",
+        },
+        dotenv_file=tmp_path / ".env",
+    )
+    assert settings.host == "http://127.0.0.1:9000"
+    assert (settings.users, settings.spawn_rate, settings.duration) == (300, 50.0, "2m")
+    assert (settings.think_min_s, settings.think_max_s) == (0.0, 0.0)
+    assert settings.service_token == "abc"
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"LOAD_TEST_USERS": "many"},
+        {"LOAD_TEST_USERS": "0"},
+        {"LOAD_TEST_THINK_MIN_S": "2", "LOAD_TEST_THINK_MAX_S": "1"},
+        {"LOAD_TEST_SPAWN_RATE": "-1"},
+    ],
+)
+def test_settings_refuse_nonsense(environ: dict[str, str], tmp_path: Path) -> None:
+    with pytest.raises(LoadTestConfigError):
+        LoadTestSettings.from_env(environ, dotenv_file=tmp_path / ".env")
+
+
+def test_the_secret_falls_back_to_the_dev_stack_env_file(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(f"WATCHLIST_JWT_SECRET={SECRET}\n")
+    assert LoadTestSettings.from_env({}, dotenv_file=dotenv).jwt_secret == SECRET
+    explicit = {"LOAD_TEST_JWT_SECRET": "explicit-" + "z" * 40}
+    assert (
+        LoadTestSettings.from_env(explicit, dotenv_file=dotenv).jwt_secret == explicit["LOAD_TEST_JWT_SECRET"]
+    )
+
+
+# --- identities ---------------------------------------------------------------------------------------------
+
+
+async def test_minted_tokens_pass_the_services_own_verifier() -> None:
+    verifier = TokenVerifier(Settings(_env_file=None, jwt_secret=SECRET))
+    principal = await verifier.verify(mint_token(SECRET, "loadtest-7", scopes=(SCOPE_READ_ANY,)))
+    assert principal.sub == "loadtest-7"
+    assert principal.scopes == {SCOPE_READ_ANY}
+    assert (DEV_ISSUER, DEV_AUDIENCE) == ("watchlist-dev", "watchlist")
+
+
+def test_the_users_file_is_read_and_missing_tokens_are_minted(tmp_path: Path) -> None:
+    users_file = tmp_path / "users.jsonl"
+    users_file.write_text('{"userId": "load-user-0", "token": "t0"}\n\n{"userId": "load-user-1"}\n')
+    assert [(i.user_id, i.token) for i in read_users_file(users_file)] == [
+        ("load-user-0", "t0"),
+        ("load-user-1", None),
+    ]
+    pool = IdentityPool(LoadTestSettings(users_file=users_file, jwt_secret=SECRET))
+    identities = {pool.identity().user_id: pool.identity() for _ in range(50)}
+    assert set(identities) == {"load-user-0", "load-user-1"}
+    assert all(identity.token for identity in identities.values())
+    assert {pool.user_id() for _ in range(50)} == {"load-user-0", "load-user-1"}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"userId": "a", "token": "t"}\nnot json\n', ":2:"),
+        ('{"token": "t"}\n', ":1:"),
+        ('{"userId": 7}\n', ":1:"),
+        ("\n", "no users"),
+    ],
+)
+def test_a_bad_users_file_names_the_line(tmp_path: Path, content: str, message: str) -> None:
+    users_file = tmp_path / "users.jsonl"
+    users_file.write_text(content)
+    with pytest.raises(LoadTestConfigError, match=message):
+        read_users_file(users_file)
+
+
+def test_without_a_users_file_tokens_are_minted_for_random_users(tmp_path: Path) -> None:
+    settings = LoadTestSettings(users_file=tmp_path / "missing.jsonl", jwt_secret=SECRET, random_user_count=3)
+    pool = IdentityPool(settings)
+    assert {pool.identity().user_id for _ in range(60)} == {"loadtest-0", "loadtest-1", "loadtest-2"}
+    assert pool.service_token() == pool.service_token()  # minted once
+
+    with pytest.raises(LoadTestConfigError, match="LOAD_TEST_JWT_SECRET"):
+        IdentityPool(LoadTestSettings(users_file=tmp_path / "missing.jsonl")).identity()
+    given = IdentityPool(LoadTestSettings(users_file=tmp_path / "missing.jsonl", service_token="svc"))
+    assert given.service_token() == "svc"
+
+
+# --- the run's verdict --------------------------------------------------------------------------------------
+
+
+def test_totals_come_from_the_aggregated_row(tmp_path: Path) -> None:
+    totals = run.read_totals(stats_csv(tmp_path / "locust_stats.csv", 591, 3))
+    assert (totals.requests, totals.failures) == (591, 3)
+    assert totals.p99_ms == 120
+    assert totals.requests_per_s == pytest.approx(65.6)
+    (tmp_path / "empty.csv").write_text(STATS_HEADER + "\n")
+    with pytest.raises(ValueError, match="Aggregated"):
+        run.read_totals(tmp_path / "empty.csv")
+
+
+@pytest.mark.parametrize(
+    ("requests", "failures", "exceptions", "passes"),
+    [
+        (10_000, 0, 0, True),
+        (10_000, 10, 0, True),  # exactly 0.1 % is not above it
+        (10_000, 11, 0, False),
+        (0, 0, 0, False),  # nothing measured is no pass
+        (10_000, 0, 1, False),  # a scenario that raised is broken
+    ],
+)
+def test_the_verdict(tmp_path: Path, requests: int, failures: int, exceptions: int, passes: bool) -> None:
+    totals = run.read_totals(stats_csv(tmp_path / "locust_stats.csv", requests, failures))
+    passed, line = run.verdict(totals, 0.001, exceptions)
+    assert passed is passes
+    assert line.startswith("PASS" if passes else "FAIL")
+
+
+def test_the_command_runs_headless_for_the_configured_time(tmp_path: Path) -> None:
+    settings = LoadTestSettings(users=300, spawn_rate=50, duration="90s", processes=2)
+    command = run.locust_command(settings, tmp_path)
+    joined = " ".join(command)
+    assert command[:3] == [sys.executable, "-m", "locust"]
+    for part in (
+        "-f loadtests/locustfile.py",
+        "--headless",
+        "--users 300",
+        "--spawn-rate 50",
+        "--run-time 90s",
+        f"--csv {tmp_path}/locust",
+        f"--html {tmp_path}/locust.html",
+        "--exit-code-on-error 0",
+        "--processes 2",
+    ):
+        assert part in joined
+    assert "--processes" not in run.locust_command(LoadTestSettings(), tmp_path)
+
+
+def test_main_exits_on_the_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = LoadTestSettings(reports_dir=tmp_path)
+
+    def locust_writing(requests: int, failures: int, returncode: int = 0) -> Callable[[list[str]], int]:
+        def fake(command: list[str]) -> int:
+            stats_csv(tmp_path / "locust_stats.csv", requests, failures)
+            (tmp_path / "locust_failures.csv").write_text(
+                "Method,Name,Error,Occurrences\nGET,/v1/movies,boom,3\n" if failures else ""
+            )
+            return returncode
+
+        return fake
+
+    assert run.main(settings, locust_writing(5_000, 0)) == 0
+    assert run.main(settings, locust_writing(5_000, 50)) == 1
+    assert "3 x GET /v1/movies: boom" in capsys.readouterr().out
+    assert run.main(settings, locust_writing(5_000, 0, returncode=2)) == 2
+    # A crashed Locust leaves no report, and a previous run's report is never judged instead.
+    assert run.main(settings, lambda command: 0) == 1
