@@ -12,6 +12,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from watchlist_service import __version__
+from watchlist_service.catalog.controller import CatalogController
 from watchlist_service.config import Settings
 from watchlist_service.errors import EXCEPTION_HANDLERS
 from watchlist_service.health import live, ready
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             MyWatchlistController,
             UserWatchlistController,
+            CatalogController,
             live,
             ready,
             hello,

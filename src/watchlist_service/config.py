@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_cluster: bool = False
     redis_timeout_ms: int = Field(default=250, ge=10, description="socket timeout for cache calls")
+    redis_max_connections: int = Field(default=64, ge=1, description="per process; callers wait for one")
 
     # --- the list
     list_cap: int = Field(default=1_000, ge=1, le=10_000)
@@ -105,6 +106,27 @@ class Settings(BaseSettings):
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     access_log: bool = True
     shutdown_grace_s: int = Field(default=20, ge=0)
+
+    # --- realtime (WebSocket)
+    ws_heartbeat_s: float = Field(
+        default=25.0, gt=0, le=300, description='interval of the {"event": "ping"} message to every socket'
+    )
+    ws_queue_size: int = Field(
+        default=64,
+        ge=2,
+        le=10_000,
+        description="messages waiting per socket; a slower consumer is disconnected (1008)",
+    )
+    ws_ticket_ttl_s: int = Field(default=30, ge=1, le=300, description="lifetime of a one-time socket ticket")
+    ws_gap_wait_ms: int = Field(
+        default=250,
+        ge=0,
+        le=10_000,
+        description="how long an event ahead of a missing version waits before the delta feed fills the gap",
+    )
+    ws_close_timeout_s: float = Field(
+        default=5.0, gt=0, le=60, description="how long a close frame may wait behind a full send buffer"
+    )
 
     @model_validator(mode="after")
     def _keys_match_algorithms(self) -> Settings:

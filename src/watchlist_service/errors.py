@@ -79,6 +79,10 @@ class CatalogUnavailable(DomainError):
     status, code, slug, title, retry_after = 503, 50003, "catalog-unavailable", "Catalog unavailable", 5
 
 
+class RealtimeUnavailable(DomainError):
+    status, code, slug, title, retry_after = 503, 50002, "realtime-unavailable", "Realtime unavailable", 2
+
+
 class InvalidRequest(DomainError):
     status, code, slug, title = 400, 60001, "invalid-request", "Invalid request"
 

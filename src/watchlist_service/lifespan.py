@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 from beanie import init_beanie
 from litestar import Litestar
 from loguru import logger
 from pymongo import AsyncMongoClient
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from watchlist_service.breaker import CircuitBreaker
+from watchlist_service.catalog.cache import TmdbCache
+from watchlist_service.catalog.client import TmdbClient, tmdb_configured, tmdb_http_client
+from watchlist_service.catalog.cursor import CursorCodec, cursor_secret
+from watchlist_service.catalog.limiter import OutboundLimiter
+from watchlist_service.catalog.schemas import MAX_OFFSET
+from watchlist_service.catalog.service import CatalogService
 from watchlist_service.config import Settings
 from watchlist_service.metrics import MongoCommandMetrics
 from watchlist_service.security import TokenVerifier
@@ -41,7 +48,8 @@ def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, object]]:
 
 
 def redis_client(settings: Settings) -> RedisClient:
-    """A cache client with short timeouts and no retries: the breaker decides when to try again."""
+    """One client for every Redis use: short timeouts, no retries (the breaker decides when to try again),
+    and a pool that waits briefly for a free connection under bursts instead of failing."""
     timeout = settings.redis_timeout_ms / 1000
     if settings.redis_cluster:
         return RedisCluster.from_url(
@@ -49,46 +57,82 @@ def redis_client(settings: Settings) -> RedisClient:
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
+            max_connections=settings.redis_max_connections,
         )
-    return Redis.from_url(
+    pool = BlockingConnectionPool.from_url(
         settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout=max(1.0, timeout),  # waiting for a free connection, not for Redis
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
         health_check_interval=30,
     )
+    return Redis.from_pool(pool)  # the client owns the pool and closes it
+
+
+async def open_catalog(
+    settings: Settings, stack: AsyncExitStack, redis: RedisClient, breaker: CircuitBreaker
+) -> CatalogService:
+    """The TMDb catalog; without TMDb settings it answers 503 ``catalog-unavailable`` (start-up goes on)."""
+    client: TmdbClient | None = None
+    if tmdb_configured(settings):
+        http = tmdb_http_client(settings)
+        stack.push_async_callback(http.aclose)
+        limiter = OutboundLimiter(
+            redis,
+            breaker,
+            limit=settings.tmdb_rate_limit_per_s,
+            margin_ms=settings.tmdb_rate_margin_ms,
+            fallback_limit=settings.tmdb_fallback_rate_limit_per_s,
+        )
+        tmdb_breaker = CircuitBreaker(
+            "tmdb",
+            failure_threshold=settings.tmdb_breaker_failures,
+            reset_after_s=settings.tmdb_breaker_reset_s,
+        )
+        client = TmdbClient.from_settings(settings, http, limiter, tmdb_breaker)
+    else:
+        logger.warning("no WATCHLIST_TMDB_BASE_URL, _TOKEN or _API_KEY: the catalog answers 503")
+    cursors = CursorCodec(cursor_secret(settings), max_offset=MAX_OFFSET)
+    service = CatalogService.from_settings(settings, client, TmdbCache(redis, breaker), cursors)
+    stack.push_async_callback(service.aclose)
+    return service
 
 
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     """Open MongoDB, Redis and HTTP clients, build the services, and close everything on the way out."""
     settings: Settings = app.state.settings
-    mongo = mongo_client(settings)
-    redis = redis_client(settings)
-    http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
-    try:
+    # httpx logs every request URL at INFO, and a TMDb v3 key travels in the URL.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    async with AsyncExitStack() as resources:
+        mongo = mongo_client(settings)
+        resources.push_async_callback(mongo.close)
+        redis = redis_client(settings)
+        resources.push_async_callback(redis.aclose)
+        http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+        resources.push_async_callback(http.aclose)
+        # One breaker for one Redis: whichever use sees it fail first spares the others the timeout.
+        redis_breaker = CircuitBreaker(
+            "redis", failure_threshold=settings.breaker_failures, reset_after_s=settings.breaker_reset_s
+        )
         await init_beanie(database=mongo[settings.mongodb_database], document_models=[Watchlist])
         repository = WatchlistRepository(
             Watchlist.get_pymongo_collection(), cap=settings.list_cap, changes_kept=settings.changes_kept
         )
         cache = PageCache(
-            redis,
-            CircuitBreaker(
-                "redis", failure_threshold=settings.breaker_failures, reset_after_s=settings.breaker_reset_s
-            ),
-            ttl_s=settings.cache_page_ttl_s,
-            enabled=settings.cache_enabled,
+            redis, redis_breaker, ttl_s=settings.cache_page_ttl_s, enabled=settings.cache_enabled
         )
+        app.state.catalog_service = await open_catalog(settings, resources, redis, redis_breaker)
         app.state.repository = repository
         app.state.page_cache = cache
         app.state.watchlist_service = WatchlistService(repository, cache)
         app.state.verifier = TokenVerifier(settings, http)
         app.state.ready = True
         logger.info("watchlist-service started")
-        yield
-    finally:
-        app.state.ready = False
-        await http.aclose()
-        await redis.aclose()
-        await mongo.close()
-        logger.info("watchlist-service stopped")
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            logger.info("watchlist-service stopping")

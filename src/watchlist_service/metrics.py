@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from litestar.enums import ScopeType
 from litestar.plugins.prometheus import PrometheusMiddleware
 from litestar.types import Message, Receive, Scope, Send
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from pymongo import monitoring
 
 CACHE_EVENTS = Counter(
@@ -26,6 +26,25 @@ TMDB_CALLS = Counter(
     "watchlist_tmdb_requests_total",
     "Requests sent to TMDb by endpoint kind and outcome.",
     ["kind", "outcome"],
+)
+
+WS_SOCKETS = Gauge(
+    "watchlist_ws_sockets", "Open realtime sockets (authenticated).", multiprocess_mode="livesum"
+)
+WS_MESSAGES = Counter(
+    "watchlist_ws_messages_total",
+    "Messages sent on realtime sockets by kind (event, catch_up, resync, reply, ping).",
+    ["kind"],
+)
+WS_CLOSES = Counter(
+    "watchlist_ws_closes_total",
+    "Realtime sockets closed by the server, by reason (unauthenticated, slow_consumer, shutdown, ...).",
+    ["reason"],
+)
+WS_PUBLISHED = Counter(
+    "watchlist_ws_published_total",
+    "List events handed to Redis pub/sub by outcome (ok, error, skipped while the breaker is open).",
+    ["outcome"],
 )
 
 

@@ -191,6 +191,9 @@ def test_dev_stack_uses_configured_servers_and_spawns_nothing(tmp_path: Path, ba
         WATCHLIST_MONGODB_URI=backends.mongodb_uri,
         WATCHLIST_REDIS_URL=backends.redis_url,
         WATCHLIST_MONGODB_DATABASE="watchlist_cli_test",
+        # A configured TMDb too; otherwise the stack starts the fake one.
+        WATCHLIST_TMDB_BASE_URL="http://127.0.0.1:9",
+        WATCHLIST_TMDB_TOKEN="configured-token",
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "watchlist_service", "dev", "--port", str(port)],

@@ -1,0 +1,1 @@
+"""The TMDb catalog: a cached, coalesced, rate-limited proxy for movies and TV shows."""
