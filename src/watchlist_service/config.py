@@ -42,6 +42,10 @@ class Settings(BaseSettings):
 
     # --- the list
     list_cap: int = Field(default=1_000, ge=1, le=10_000)
+    list_lookup_timeout_s: float = Field(
+        default=1.0, gt=0, description="how long an add waits for TMDb before it is accepted as pending"
+    )
+    metadata_sweep_interval_s: float = Field(default=30.0, gt=0)
     changes_kept: int = Field(
         default=200, ge=1, le=5_000, description="change records kept for the delta feed"
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -100,6 +102,25 @@ async def open_catalog(
     return service
 
 
+async def sweep_pending_metadata(service: WatchlistService, interval_s: float) -> None:
+    """Fill in, now and then, metadata that TMDb could not give when titles were added."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            filled = await service.fill_all_pending()
+        except Exception:  # a sweep must never end the loop; the next one retries
+            logger.exception("metadata sweep failed")
+            continue
+        if filled:
+            logger.info("metadata sweep filled {} titles", filled)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     """Open MongoDB, Redis and HTTP clients, build the services, and close everything on the way out."""
@@ -124,10 +145,20 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         cache = PageCache(
             redis, redis_breaker, ttl_s=settings.cache_page_ttl_s, enabled=settings.cache_enabled
         )
-        app.state.catalog_service = await open_catalog(settings, resources, redis, redis_breaker)
+        catalog = await open_catalog(settings, resources, redis, redis_breaker)
+        service = WatchlistService(
+            repository,
+            cache,
+            titles=catalog if tmdb_configured(settings) else None,
+            lookup_timeout_s=settings.list_lookup_timeout_s,
+        )
+        resources.push_async_callback(service.aclose)
+        sweeper = asyncio.create_task(sweep_pending_metadata(service, settings.metadata_sweep_interval_s))
+        resources.push_async_callback(_cancel, sweeper)
+        app.state.catalog_service = catalog
         app.state.repository = repository
         app.state.page_cache = cache
-        app.state.watchlist_service = WatchlistService(repository, cache)
+        app.state.watchlist_service = service
         app.state.verifier = TokenVerifier(settings, http)
         app.state.ready = True
         logger.info("watchlist-service started")

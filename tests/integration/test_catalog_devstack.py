@@ -22,9 +22,12 @@ def test_without_tmdb_settings_the_stack_starts_the_fake_with_a_token_of_its_own
         url = stack.settings.tmdb_base_url
         assert url is not None
         assert url.startswith("http://127.0.0.1:")
-        assert stack.extra_lines() == [f"WATCHLIST_TMDB_BASE_URL={url}"]
         token = stack.settings.tmdb_token
         assert token is not None
+        assert stack.extra_lines() == [
+            f"WATCHLIST_TMDB_BASE_URL={url}",
+            f"WATCHLIST_TMDB_TOKEN={token.get_secret_value()}",
+        ]
         assert len(token.get_secret_value()) >= 32
         headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
         assert httpx.get(f"{url}/3/movie/550", headers=headers, timeout=5).json()["title"] == "Fight Club"

@@ -105,7 +105,13 @@ class DevStack:
 
     def extra_lines(self) -> list[str]:
         """Further ``NAME=value`` lines to print for the developer."""
-        return [f"WATCHLIST_TMDB_BASE_URL={self._tmdb_url}"] if self._tmdb_url else []
+        if not self._tmdb_url or self.settings.tmdb_token is None:
+            return []
+        # The fake's token is made up per run: a second instance needs both lines to reach it.
+        return [
+            f"WATCHLIST_TMDB_BASE_URL={self._tmdb_url}",
+            f"WATCHLIST_TMDB_TOKEN={self.settings.tmdb_token.get_secret_value()}",
+        ]
 
     def stop(self) -> None:
         """Stop every process this stack started, newest first."""

@@ -66,4 +66,10 @@ class Watchlist(Document):
                 name="userId_contentId_unique",
                 unique=True,
             ),
+            # Only lists waiting for metadata are indexed: the sweeper finds them without a scan.
+            IndexModel(
+                [("items.metadataPending", pymongo.ASCENDING)],
+                name="metadata_pending",
+                partialFilterExpression={"items.metadataPending": True},
+            ),
         ]

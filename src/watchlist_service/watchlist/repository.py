@@ -216,6 +216,29 @@ class WatchlistRepository:
             doc = await self._coll.find_one({"_id": user_id}, {"_id": 0, "count": 1})
         return int(doc["count"]) if doc else 0
 
+    async def pending_items(self, user_id: str) -> list[Item]:
+        """The user's items whose metadata could not be looked up when they were added."""
+        async with _database_errors():
+            cursor = await self._coll.aggregate(
+                [
+                    {"$match": {"_id": user_id, "items.metadataPending": True}},
+                    {
+                        "$project": {
+                            "_id": 0,
+                            "items": {"$filter": {"input": "$items", "cond": "$$this.metadataPending"}},
+                        }
+                    },
+                ]
+            )
+            docs = await cursor.to_list(1)
+        return _decode_items(docs[0]["items"]) if docs else []
+
+    async def users_with_pending(self, limit: int) -> list[str]:
+        """Some users with items whose metadata is pending (a partial index keeps this cheap)."""
+        async with _database_errors():
+            cursor = self._coll.find({"items.metadataPending": True}, {"_id": 1}).limit(limit)
+            return [str(doc["_id"]) async for doc in cursor]
+
     async def version(self, user_id: str) -> int:
         """The list's current version (0 for a user with no list yet)."""
         async with _database_errors():

@@ -113,6 +113,7 @@ class BatchResult(Struct, rename="camel"):
     removed: list[str]
     not_found: list[str]
     invalid: list[str]
+    unknown: list[str]
     full: list[str]
     version: int
 

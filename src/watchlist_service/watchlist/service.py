@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any, Protocol
 
 import msgspec
 from loguru import logger
 
-from watchlist_service.errors import AlreadyInList, InvalidRequest, ListFull, NotInList, ResyncRequired
+from watchlist_service.errors import (
+    AlreadyInList,
+    CatalogUnavailable,
+    DatabaseUnavailable,
+    InvalidRequest,
+    ListFull,
+    MovieNotFound,
+    NotInList,
+    ResyncRequired,
+    TvNotFound,
+    UnknownContent,
+)
 from watchlist_service.watchlist.cache import PageCache, page_key
 from watchlist_service.watchlist.repository import WatchlistRepository, utcnow
 from watchlist_service.watchlist.schemas import (
@@ -31,6 +43,8 @@ from watchlist_service.watchlist.schemas import (
 )
 
 _encode = msgspec.json.Encoder().encode
+LOOKUP_CONCURRENCY = 8
+FILL_ATTEMPTS = 4
 
 
 class RenderedPage(msgspec.Struct, frozen=True):
@@ -47,15 +61,40 @@ class EventSink(Protocol):
         """Deliver ``event`` to the user's connections on every replica; must not raise."""
 
 
+class TitleMetadata(Protocol):
+    """What the list keeps of a title."""
+
+    title: str | None
+    poster_path: str | None
+    release_date: str | None
+
+
+class TitleLookup(Protocol):
+    """The catalog, as the list sees it."""
+
+    async def lite(self, kind: ContentType, tmdb_id: int, *, timeout_s: float | None = None) -> TitleMetadata:
+        """The title's metadata; ``MovieNotFound``/``TvNotFound`` or ``CatalogUnavailable`` otherwise."""
+        ...
+
+
 class WatchlistService:
     """Reads and changes one user's list."""
 
     def __init__(
-        self, repository: WatchlistRepository, cache: PageCache, events: EventSink | None = None
+        self,
+        repository: WatchlistRepository,
+        cache: PageCache,
+        events: EventSink | None = None,
+        *,
+        titles: TitleLookup | None = None,
+        lookup_timeout_s: float = 1.0,
     ) -> None:
         self._repo = repository
         self._cache = cache
         self._events = events
+        self._titles = titles
+        self._lookup_timeout_s = lookup_timeout_s
+        self._fills: dict[str, asyncio.Task[int]] = {}
 
     async def _announce(self, user_id: str, event: ListEvent) -> None:
         if self._events is None:
@@ -87,27 +126,124 @@ class WatchlistService:
             )
         )
         await self._cache.fill(user_id, key, read.version, body)
+        if any(item.metadata_pending for item in read.items):
+            self._schedule_fill(user_id)
         return RenderedPage(body=body, version=read.version)
 
     async def add(self, user_id: str, request: AddRequest) -> Item:
         """Add a title; ``AlreadyInList`` (with the stored item) or ``ListFull`` when it cannot be added."""
-        item, version = await self._add(user_id, request)
+        content_type, tmdb_id = split_content_id(request.content_id)
+        metadata = await self._lookup(content_type, tmdb_id)
+        item, version = await self._add(user_id, request, metadata)
         await self._cache.invalidate(user_id, version)
         await self._announce(user_id, ListEvent(event="item.added", version=version, item=item))
         return item
 
-    async def _add(self, user_id: str, request: AddRequest) -> tuple[Item, int]:
+    async def _add(
+        self, user_id: str, request: AddRequest, metadata: TitleMetadata | None
+    ) -> tuple[Item, int]:
         content_type, tmdb_id = split_content_id(request.content_id)
         now = utcnow()
         item = Item(
             content_id=request.content_id,
             type=content_type,
             tmdb_id=tmdb_id,
+            title=metadata.title if metadata else None,
+            poster_path=metadata.poster_path if metadata else None,
+            release_date=metadata.release_date if metadata else None,
+            metadata_pending=metadata is None and self._titles is not None,
             added_at=now,
             updated_at=now,
             notes=request.notes,
         )
         return item, await self._repo.add(user_id, item)
+
+    async def _lookup(self, content_type: ContentType, tmdb_id: int) -> TitleMetadata | None:
+        """The title's metadata; ``None`` when TMDb cannot say in time (the add goes on, pending)."""
+        if self._titles is None:
+            return None
+        try:
+            return await self._titles.lite(content_type, tmdb_id, timeout_s=self._lookup_timeout_s)
+        except (MovieNotFound, TvNotFound):
+            raise UnknownContent(f"TMDb has no {content_type} with id {tmdb_id}") from None
+        except CatalogUnavailable:
+            return None
+
+    async def _lookup_many(self, content_ids: list[str]) -> dict[str, TitleMetadata | UnknownContent | None]:
+        """Look titles up a few at a time (the catalog coalesces and rate-limits what reaches TMDb)."""
+        limit = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+
+        async def one(content_id: str) -> TitleMetadata | UnknownContent | None:
+            async with limit:
+                try:
+                    return await self._lookup(*split_content_id(content_id))
+                except UnknownContent as unknown:
+                    return unknown
+
+        found = await asyncio.gather(*(one(content_id) for content_id in content_ids))
+        return dict(zip(content_ids, found, strict=True))
+
+    def _schedule_fill(self, user_id: str) -> None:
+        if user_id not in self._fills:
+            task = asyncio.create_task(self._fill_soon(user_id))
+            self._fills[user_id] = task
+            task.add_done_callback(lambda _: self._fills.pop(user_id, None))
+
+    async def _fill_soon(self, user_id: str) -> int:
+        """Fill now; while TMDb is still down, retry a few times (1, 2, 4 s), then leave it to the sweep."""
+        filled = 0
+        for attempt in range(FILL_ATTEMPTS):
+            try:
+                filled += await self.fill_pending(user_id)
+                if not await self._repo.pending_items(user_id):
+                    break
+            except DatabaseUnavailable:
+                pass
+            await asyncio.sleep(2**attempt)
+        return filled
+
+    async def fill_pending(self, user_id: str) -> int:
+        """Fill in the metadata of the user's titles added while TMDb was unreachable; returns how many."""
+        if self._titles is None:
+            return 0
+        filled = 0
+        for item in await self._repo.pending_items(user_id):
+            try:
+                metadata = await self._titles.lite(item.type, item.tmdb_id)
+                fields: dict[str, Any] = {
+                    "title": metadata.title,
+                    "posterPath": metadata.poster_path,
+                    "releaseDate": metadata.release_date,
+                    "metadataPending": False,
+                }
+            except (MovieNotFound, TvNotFound):
+                # TMDb now says the title does not exist: keep the user's entry, stop asking.
+                logger.warning("{} is unknown to TMDb; its metadata stays empty", item.content_id)
+                fields = {"metadataPending": False}
+            except CatalogUnavailable:
+                break  # still down: the next read or sweep tries again
+            try:
+                await self._set_fields(user_id, item.content_id, fields)
+                filled += 1
+            except NotInList:
+                continue  # removed in the meantime
+        return filled
+
+    async def fill_all_pending(self, batch: int = 100) -> int:
+        """One sweep over lists with pending metadata (run periodically by every replica)."""
+        filled = 0
+        for user_id in await self._repo.users_with_pending(batch):
+            try:
+                filled += await self.fill_pending(user_id)
+            except DatabaseUnavailable:
+                break
+        return filled
+
+    async def aclose(self) -> None:
+        """Stop the background metadata fills."""
+        for task in list(self._fills.values()):
+            task.cancel()
+        await asyncio.gather(*self._fills.values(), return_exceptions=True)
 
     async def get(self, user_id: str, content_id: str) -> Item:
         """One item of the list, or ``NotInList``."""
@@ -152,15 +288,23 @@ class WatchlistService:
         """Apply adds, then removes, one atomic operation each; report what each one did."""
         if len(request.add) + len(request.remove) > BATCH_MAX:
             raise InvalidRequest(f"A batch holds at most {BATCH_MAX} operations", extra={"errors": []})
-        result = BatchResult(added=[], existing=[], removed=[], not_found=[], invalid=[], full=[], version=0)
+        result = BatchResult(
+            added=[], existing=[], removed=[], not_found=[], invalid=[], unknown=[], full=[], version=0
+        )
         events: list[ListEvent] = []
+        to_add = [cid for cid in dict.fromkeys(request.add) if CONTENT_ID_RE.match(cid)]
+        result.invalid.extend(cid for cid in dict.fromkeys(request.add) if not CONTENT_ID_RE.match(cid))
+        looked_up = await self._lookup_many(to_add)
         try:
-            for content_id in dict.fromkeys(request.add):
-                if not CONTENT_ID_RE.match(content_id):
-                    result.invalid.append(content_id)
+            for content_id in to_add:
+                metadata = looked_up[content_id]
+                if isinstance(metadata, UnknownContent):
+                    result.unknown.append(content_id)
                     continue
                 try:
-                    item, result.version = await self._add(user_id, AddRequest(content_id=content_id))
+                    item, result.version = await self._add(
+                        user_id, AddRequest(content_id=content_id), metadata
+                    )
                     result.added.append(content_id)
                     events.append(ListEvent(event="item.added", version=result.version, item=item))
                 except AlreadyInList:
