@@ -18,6 +18,7 @@ from watchlist_service.errors import EXCEPTION_HANDLERS
 from watchlist_service.health import live, ready
 from watchlist_service.lifespan import lifespan
 from watchlist_service.logging import RequestContextMiddleware, configure_logging
+from watchlist_service.metrics import LeanPrometheusMiddleware
 from watchlist_service.security import auth_middleware
 from watchlist_service.watchlist.controller import MyWatchlistController, UserWatchlistController
 
@@ -32,7 +33,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """Build the application for ``settings`` (read from the environment when omitted)."""
     settings = settings or Settings()
     configure_logging(settings.log_level)
-    prometheus = PrometheusConfig(app_name="watchlist", group_path=True, exclude=["/metrics"])
+    prometheus = PrometheusConfig(
+        app_name="watchlist", group_path=True, exclude=["/metrics"], middleware_class=LeanPrometheusMiddleware
+    )
     app = Litestar(
         route_handlers=[
             MyWatchlistController,

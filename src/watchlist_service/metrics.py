@@ -110,7 +110,7 @@ class LeanPrometheusMiddleware(PrometheusMiddleware):
         """Count, time and track the request under its route template."""
         method = scope["method"] if scope["type"] == ScopeType.HTTP else str(scope["type"])
         path = scope["path_template"] if self._config.group_path else scope["path"]
-        status = 500  # what an exception that escapes every handler becomes
+        status = 500
         started = time.perf_counter()
 
         async def send_and_watch(message: Message) -> None:
@@ -123,6 +123,12 @@ class LeanPrometheusMiddleware(PrometheusMiddleware):
         in_progress.inc()
         try:
             await self.app(scope, receive, send_and_watch)
+        except Exception as exc:
+            # Raised by a middleware inside this one (authentication): the app's handler answers with the
+            # exception's own status, so count that, not a 500.
+            raised_status = getattr(exc, "status_code", None) or getattr(exc, "status", None)
+            status = raised_status if isinstance(raised_status, int) else 500
+            raise
         finally:
             in_progress.dec()
             count, duration, errors = self._children(method, path, status)

@@ -325,6 +325,12 @@ async def test_operations_endpoints(app_client: httpx.AsyncClient) -> None:
     metrics = await app_client.get("/metrics")
     assert metrics.status_code == 200
     assert "watchlist_mongo_command_seconds" in metrics.text
+    # Requests are counted under their route template, so ids do not become series of their own.
+    assert 'path="/v1/health/live",status_code="200"' in metrics.text
+    await app_client.get("/v1/watchlist/movie:123456", headers={"Authorization": "Bearer x"})
+    metrics = await app_client.get("/metrics")
+    assert "movie:123456" not in metrics.text
+    assert 'path="/v1/watchlist/{content_id}",status_code="401"' in metrics.text
 
 
 async def test_request_id_is_echoed_or_generated(app_client: httpx.AsyncClient, user: User) -> None:
