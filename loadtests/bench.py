@@ -1,13 +1,15 @@
 """``make bench``: requests/s and latency of our endpoints as ratios to a hello endpoint on the same server.
 
-Starts a throwaway mongod and redis-server, one ``watchlist-service serve`` worker, seeds data over HTTP,
-then drives each endpoint with wrk (Debian's ``wrk`` package) for a fixed time. Every figure is reported as a
-ratio to the hello endpoint measured in the same run, because these machines are shared and noisy.
+Starts a throwaway mongod, redis-server and fake TMDb, one ``watchlist-service serve`` worker at a time,
+seeds data over HTTP, then drives each endpoint with wrk (Debian's ``wrk`` package) for a fixed time. Every figure is
+reported as a ratio to ``GET /v1/hello`` measured on the same server in the same run, because these machines
+are shared and noisy. Writes ``bench/results.md`` and, when matplotlib is installed, ``bench/ratios.png``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import secrets
@@ -17,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,19 +33,22 @@ from watchlist_service.devstack.processes import (
     start_redis,
     wait_for_port,
 )
+from watchlist_service.devstack.stack import start_fake_tmdb
 from watchlist_service.security import mint_token
 
 RESULTS = Path("bench/results.md")
+CHART = Path("bench/ratios.png")
 USERS = 500
 # Measured runs start their request counter here; the 2-second warm-up (counter from 0) stays below it.
 MEASURED_OFFSET = 5_000
 # Removers get titles for up to this many removes per second, so the remove run never runs dry.
 MAX_REMOVE_RPS = 2_500
+LIST_SIZES = (10, 100, 1_000)
 
 
 @dataclass
 class Result:
-    """One wrk run."""
+    """One wrk run, and the hello run it is compared with."""
 
     name: str
     rps: float
@@ -51,6 +56,7 @@ class Result:
     p99_ms: float
     non_2xx: int
     errors: int
+    baseline: str = "hello"
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -58,21 +64,19 @@ _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 def _ms(text: str) -> float:
     match = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip())
-    if not match:
-        return float("nan")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    return float(match.group(1)) * _UNITS[match.group(2)] if match else float("nan")
 
 
 def parse_wrk(name: str, output: str) -> Result:
     """Requests/s, p50, p99 and failures from wrk's ``--latency`` output."""
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
     p50 = re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE)
     p99 = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     return Result(
         name=name,
-        rps=rps,
+        rps=float(rps.group(1)) if rps else 0.0,
         p50_ms=_ms(p50.group(1)) if p50 else float("nan"),
         p99_ms=_ms(p99.group(1)) if p99 else float("nan"),
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
@@ -80,36 +84,53 @@ def parse_wrk(name: str, output: str) -> Result:
     )
 
 
-def lua_tokens(tokens: list[str]) -> str:
-    return "tokens = {" + ",".join(f'"{t}"' for t in tokens) + "}\n"
+def lua_list(name: str, values: list[str]) -> str:
+    return f"{name} = {{" + ",".join(f'"{v}"' for v in values) + "}\n"
 
 
 # The counter starts at the offset given after "--", so the warm-up and the measured run touch different
-# titles (no 409s from repeating the warm-up's adds) and the remove run deletes what the add run added.
-ADD_LUA = """
+# titles (no 409s from repeating the warm-up's adds) and the remove run deletes titles seeded for it.
+# User n gets titles ids[1], ids[2], ... in turn, so no user is asked to add the same title twice.
+_NEXT = """
 init = function(args) counter = tonumber(args[1] or "0") end
-request = function()
+next_pair = function()
   counter = counter + 1
   local user = (counter % #tokens) + 1
   local item = math.floor(counter / #tokens) + 1
+  return tokens[user], ids[item]
+end
+"""
+ADD_LUA = (
+    _NEXT
+    + """
+request = function()
+  local token, id = next_pair()
   local headers = {}
-  headers["Authorization"] = "Bearer " .. tokens[user]
+  headers["Authorization"] = "Bearer " .. token
   headers["Content-Type"] = "application/json"
-  return wrk.format("POST", "/v1/watchlist", headers, '{"contentId":"movie:' .. item .. '"}')
+  return wrk.format("POST", "/v1/watchlist", headers, '{"contentId":"' .. id .. '"}')
 end
 """
-
-REMOVE_LUA = """
-init = function(args) counter = tonumber(args[1] or "0") end
+)
+REMOVE_LUA = (
+    _NEXT
+    + """
 request = function()
-  counter = counter + 1
-  local user = (counter % #tokens) + 1
-  local item = math.floor(counter / #tokens) + 1
+  local token, id = next_pair()
   local headers = {}
-  headers["Authorization"] = "Bearer " .. tokens[user]
-  return wrk.format("DELETE", "/v1/watchlist/movie:" .. item, headers)
+  headers["Authorization"] = "Bearer " .. token
+  return wrk.format("DELETE", "/v1/watchlist/" .. id, headers)
 end
 """
+)
+
+
+def post_lua(token: str, path: str, body: object) -> str:
+    return (
+        f'wrk.method = "POST"\nwrk.path = "{path}"\nwrk.body = {json.dumps(json.dumps(body))}\n'
+        f'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = "Bearer {token}"\n'
+    )
 
 
 class Bench:
@@ -120,7 +141,15 @@ class Bench:
         self.connections = connections
         self.work_dir = work_dir
 
-    def wrk(self, name: str, url: str, *, token: str | None = None, script: str | None = None) -> Result:
+    def wrk(
+        self,
+        name: str,
+        url: str,
+        *,
+        token: str | None = None,
+        script: str | None = None,
+        baseline: str = "hello",
+    ) -> Result:
         args = [
             "wrk",
             "-t1",
@@ -133,7 +162,7 @@ class Bench:
         if token:
             args += ["-H", f"Authorization: Bearer {token}"]
         if script:
-            path = self.work_dir / f"{name.replace(' ', '_')}.lua"
+            path = self.work_dir / (re.sub(r"\W+", "_", name) + ".lua")
             path.write_text(script)
             args += ["-s", str(path)]
         # A short warm-up so connection set-up and first-request costs are not measured.
@@ -142,8 +171,10 @@ class Bench:
         measured = [*args, url, "--", str(MEASURED_OFFSET)]
         out = subprocess.run(measured, capture_output=True, text=True, check=True).stdout  # noqa: S603
         result = parse_wrk(name, out)
+        result.baseline = baseline
         print(
-            f"  {name:<22} {result.rps:>9.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms"
+            f"  {name:<26} {result.rps:>8.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms"
+            + (f"  non-2xx {result.non_2xx}" if result.non_2xx else "")
         )
         return result
 
@@ -152,29 +183,44 @@ class Bench:
 def server(env: dict[str, str], log_dir: Path) -> Iterator[str]:
     """One ``watchlist-service serve`` worker; yields its base URL."""
     port = free_port()
-    log = (log_dir / f"server-{port}.log").open("wb")
-    process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "watchlist_service", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=log_dir,
-    )
-    try:
-        wait_for_port(port, timeout_s=30, process=process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+    with (log_dir / f"server-{port}.log").open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "watchlist_service", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=log_dir,
+        )
+        try:
+            wait_for_port(port, timeout_s=30, process=process)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
-def seed(base: str, token: str, items: int) -> None:
-    """Give one user ``items`` titles (``movie:1`` ..) through the batch endpoint."""
-    ids = [f"movie:{n}" for n in range(1, items + 1)]
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
-        for start in range(0, items, 100):
-            client.post("/v1/watchlist/batch", json={"add": ids[start : start + 100]}).raise_for_status()
+def seed(client: httpx.Client, token: str, ids: list[str]) -> None:
+    """Give one user ``ids`` through the batch endpoint."""
+    headers = {"Authorization": f"Bearer {token}"}
+    for start in range(0, len(ids), 100):
+        response = client.post("/v1/watchlist/batch", json={"add": ids[start : start + 100]}, headers=headers)
+        response.raise_for_status()
+        assert not response.json()["unknown"], response.json()
+
+
+def catalog_ids(client: httpx.Client, token: str, count: int) -> list[str]:
+    """``count`` movie ids that exist in the catalog, with their details cached (what adds look up)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    found: list[str] = []
+    cursor: str | None = None
+    while len(found) < count:
+        params = {"count": "100", **({"cursor": cursor} if cursor else {})}
+        page = client.get("/v1/movies", params=params, headers=headers).raise_for_status().json()
+        found.extend(r["contentId"] for r in page["results"])
+        cursor = page["nextCursor"]
+    for content_id in found[:count]:
+        client.get(f"/v1/movies/{content_id.split(':')[1]}", headers=headers).raise_for_status()
+    return found[:count]
 
 
 def ratio_table(results: list[Result], hello: dict[str, Result]) -> str:
@@ -183,12 +229,36 @@ def ratio_table(results: list[Result], hello: dict[str, Result]) -> str:
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for result in results:
-        base = hello["cache-off" if result.name.startswith("uncached") else "cache-on"]
+        ratio = result.rps / hello[result.baseline].rps
         lines.append(
-            f"| {result.name} | {result.rps:,.0f} | {result.rps / base.rps:.2f} | {result.p50_ms:.2f} | "
+            f"| {result.name} | {result.rps:,.0f} | {ratio:.2f} | {result.p50_ms:.2f} | "
             f"{result.p99_ms:.2f} | {result.non_2xx} | {result.errors} |"
         )
     return "\n".join(lines)
+
+
+def chart(results: list[Result], hello: dict[str, Result]) -> bool:
+    """A bar chart of the ratios; skipped (False) when matplotlib is not installed."""
+    try:
+        import matplotlib  # optional: only the chart needs it
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    names = [r.name for r in results if not r.name.startswith("list of")]
+    ratios = [r.rps / hello[r.baseline].rps for r in results if not r.name.startswith("list of")]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.barh(names[::-1], ratios[::-1], color="#4c72b0")
+    ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
+    ax.set_xlabel("requests/s as a ratio to hello on the same server")
+    ax.set_title("watchlist-service, one worker (make bench)")
+    for y, value in enumerate(ratios[::-1]):
+        ax.text(value + 0.01, y, f"{value:.2f}", va="center")
+    fig.tight_layout()
+    fig.savefig(CHART, dpi=100)
+    plt.close(fig)
+    return True
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -200,12 +270,18 @@ def main(argv: list[str] | None = None) -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
 
-    with tempfile.TemporaryDirectory(prefix="watchlist-bench-") as tmp:
+    results: list[Result] = []
+    hello: dict[str, Result] = {}
+    with tempfile.TemporaryDirectory(prefix="watchlist-bench-") as tmp, ExitStack() as stack:
         work = Path(tmp)
         secret = secrets.token_urlsafe(48)
         settings = Settings(_env_file=None, jwt_secret=secret)  # type: ignore[call-arg]
         mongod = start_mongod(work / "mongo")
+        stack.callback(mongod.stop)
         redis = start_redis(work / "redis")
+        stack.callback(redis.stop)
+        tmdb, tmdb_token = start_fake_tmdb(work)
+        stack.callback(tmdb.stop)
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHLIST_")}
         base_env.update(
             {
@@ -216,45 +292,89 @@ def main(argv: list[str] | None = None) -> None:
                 "WATCHLIST_LOG_LEVEL": "WARNING",
             }
         )
+        catalog_env = {
+            **base_env,
+            "WATCHLIST_TMDB_BASE_URL": f"http://127.0.0.1:{tmdb.port}",
+            "WATCHLIST_TMDB_TOKEN": tmdb_token,
+            "WATCHLIST_TMDB_RATE_LIMIT_PER_S": "1000",  # the fake is local; warming the cache is not measured
+        }
         reader = mint_token(settings, "bench-reader", ttl_s=3600)
         writers = [mint_token(settings, f"bench-writer-{n}", ttl_s=3600) for n in range(USERS)]
         removers = [mint_token(settings, f"bench-remover-{n}", ttl_s=3600) for n in range(USERS)]
         remover_items = (MEASURED_OFFSET + args.duration * MAX_REMOVE_RPS) // USERS + 1
         bench = Bench(args.duration, args.connections, work)
-        results: list[Result] = []
-        hello: dict[str, Result] = {}
-        try:
-            print(f"one worker, wrk -t1 -c{args.connections} -d{args.duration}s, {os.cpu_count()} cores")
-            with server(base_env, work) as base:
-                seed(base, reader, 10)
-                hello["cache-on"] = bench.wrk("hello", base + "/v1/hello", token=reader)
-                results.append(bench.wrk("cached page", base + "/v1/watchlist?page=1&limit=10", token=reader))
-                results.append(bench.wrk("add", base, script=lua_tokens(writers) + ADD_LUA))
-                for token in removers:
-                    seed(base, token, remover_items)
-                results.append(bench.wrk("remove", base, script=lua_tokens(removers) + REMOVE_LUA))
-            with server({**base_env, "WATCHLIST_CACHE_ENABLED": "false"}, work) as base:
-                hello["cache-off"] = bench.wrk("hello (cache off)", base + "/v1/hello", token=reader)
-                results.append(
-                    bench.wrk("uncached page", base + "/v1/watchlist?page=1&limit=10", token=reader)
-                )
-        finally:
-            redis.stop()
-            mongod.stop()
+        print(f"one worker, wrk -t1 -c{args.connections} -d{args.duration}s, {os.cpu_count()} cores")
 
+        with server(catalog_env, work) as base, httpx.Client(base_url=base, timeout=30) as client:
+            ids = catalog_ids(client, reader, 200)
+            seed(client, reader, ids[:10])
+            hello["hello"] = bench.wrk("hello", base + "/v1/hello", token=reader)
+            results.append(bench.wrk("cached page", base + "/v1/watchlist?page=1&limit=10", token=reader))
+            results.append(
+                bench.wrk(
+                    "contains (20 ids)",
+                    base,
+                    script=post_lua(reader, "/v1/watchlist/contains", {"contentIds": ids[5:25]}),
+                )
+            )
+            results.append(bench.wrk("cached /v1/movies", base + "/v1/movies?count=20", token=reader))
+            movie_id = ids[0].split(":")[1]
+            results.append(bench.wrk("cached /v1/movies/{id}", f"{base}/v1/movies/{movie_id}", token=reader))
+            results.append(
+                bench.wrk("add", base, script=lua_list("tokens", writers) + lua_list("ids", ids) + ADD_LUA)
+            )
+            for token in removers:
+                seed(client, token, ids[:remover_items])
+            results.append(
+                bench.wrk(
+                    "remove", base, script=lua_list("tokens", removers) + lua_list("ids", ids) + REMOVE_LUA
+                )
+            )
+
+        # Without the page cache (and without TMDb lookups, so lists of any size can be seeded quickly).
+        nocache_env = {**base_env, "WATCHLIST_CACHE_ENABLED": "false"}
+        with server(nocache_env, work) as base, httpx.Client(base_url=base, timeout=30) as client:
+            hello["hello (cache off)"] = bench.wrk("hello (cache off)", base + "/v1/hello", token=reader)
+            results.append(
+                bench.wrk(
+                    "uncached page",
+                    base + "/v1/watchlist?page=1&limit=10",
+                    token=reader,
+                    baseline="hello (cache off)",
+                )
+            )
+            for size in LIST_SIZES:
+                owner = mint_token(settings, f"bench-size-{size}", ttl_s=3600)
+                seed(client, owner, [f"movie:{n}" for n in range(1, size + 1)])
+                results.append(
+                    bench.wrk(
+                        f"list of {size:,}: uncached page",
+                        base + "/v1/watchlist?page=1&limit=10",
+                        token=owner,
+                        baseline="hello (cache off)",
+                    )
+                )
+
+    by_name = {r.name: r for r in results}
+    small, large = by_name["list of 10: uncached page"], by_name["list of 1,000: uncached page"]
+    latency_line = (
+        f"Page read latency, list of 1,000 vs list of 10 items (uncached, p50): "
+        f"{large.p50_ms:.2f} ms / {small.p50_ms:.2f} ms = {large.p50_ms / small.p50_ms:.2f}x"
+    )
     table = ratio_table(results, hello)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    drew = chart(results, hello)
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(
-        f"# Benchmark ({stamp})\n\n`make bench` on {os.cpu_count()} cores, one worker, "
-        f"wrk -t1 -c{args.connections} -d{args.duration}s per endpoint; "
-        f"hello: {hello['cache-on'].rps:,.0f} req/s (cache on), "
-        f"{hello['cache-off'].rps:,.0f} req/s (cache off).\n\n"
-        f"{table}\n"
+        f"# Benchmark ({stamp})\n\n`make bench` on {os.cpu_count()} cores (server, MongoDB, Redis, fake TMDb "
+        f"and wrk share them), one worker, wrk -t1 -c{args.connections} -d{args.duration}s per endpoint; "
+        f"hello: {hello['hello'].rps:,.0f} req/s, {hello['hello (cache off)'].rps:,.0f} req/s on the "
+        f"cache-off server.\n\n{table}\n\n{latency_line}\n" + (f"\n![ratios]({CHART.name})\n" if drew else "")
     )
     print()
     print(table)
-    print(f"\nwritten to {RESULTS}")
+    print(latency_line)
+    print(f"\nwritten to {RESULTS}" + (f" and {CHART}" if drew else ""))
 
 
 if __name__ == "__main__":
