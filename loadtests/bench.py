@@ -1,9 +1,10 @@
 """``make bench``: requests/s and latency of our endpoints as ratios to a hello endpoint on the same server.
 
 Starts a throwaway mongod, redis-server and fake TMDb, one ``watchlist-service serve`` worker at a time,
-seeds data over HTTP, then drives each endpoint with wrk (Debian's ``wrk`` package) for a fixed time. Every figure is
-reported as a ratio to ``GET /v1/hello`` measured on the same server in the same run, because these machines
-are shared and noisy. Writes ``bench/results.md`` and, when matplotlib is installed, ``bench/ratios.png``.
+seeds data over HTTP, then drives each endpoint with wrk (Debian's ``wrk`` package) for a fixed time.
+Every figure is reported as a ratio to ``GET /v1/hello`` measured on the same server in the same run,
+because these machines are shared and noisy. Writes ``bench/results.md`` and, when matplotlib is
+installed, ``bench/ratios.png``.
 """
 
 from __future__ import annotations
