@@ -149,6 +149,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         service = WatchlistService(
             repository,
             cache,
+            events=app.state.get("event_sink"),  # the realtime fan-out (RealtimePlugin)
             titles=catalog if tmdb_configured(settings) else None,
             lookup_timeout_s=settings.list_lookup_timeout_s,
         )
@@ -156,6 +157,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         sweeper = asyncio.create_task(sweep_pending_metadata(service, settings.metadata_sweep_interval_s))
         resources.push_async_callback(_cancel, sweeper)
         app.state.catalog_service = catalog
+        app.state.redis = redis
+        app.state.redis_breaker = redis_breaker
         app.state.repository = repository
         app.state.page_cache = cache
         app.state.watchlist_service = service

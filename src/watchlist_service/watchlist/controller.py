@@ -11,6 +11,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
 
 from watchlist_service.deps import provide_watchlist_service
+from watchlist_service.idempotency import IdempotencyMiddleware
 from watchlist_service.security import Principal, require_access
 from watchlist_service.watchlist.schemas import (
     CONTENT_ID_RE,
@@ -108,7 +109,13 @@ class _WatchlistRoutes(Controller):
             return _raw_json(b"", headers, status_code=HTTP_304_NOT_MODIFIED)
         return _raw_json(rendered.body, headers)
 
-    @post("/", operation_id=_operation_id("addToWatchlist"), status_code=HTTP_201_CREATED, opt=WRITE)
+    @post(
+        "/",
+        operation_id=_operation_id("addToWatchlist"),
+        status_code=HTTP_201_CREATED,
+        opt=WRITE,
+        middleware=[IdempotencyMiddleware],
+    )
     async def add(
         self,
         request: AppRequest,
@@ -131,7 +138,13 @@ class _WatchlistRoutes(Controller):
         """For up to 100 titles, whether each is in the list."""
         return await service.contains(owner, data.content_ids)
 
-    @post("/batch", operation_id=_operation_id("batchWatchlist"), status_code=HTTP_200_OK, opt=WRITE)
+    @post(
+        "/batch",
+        operation_id=_operation_id("batchWatchlist"),
+        status_code=HTTP_200_OK,
+        opt=WRITE,
+        middleware=[IdempotencyMiddleware],
+    )
     async def batch(
         self,
         owner: NamedDependency[str],
