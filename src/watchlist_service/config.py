@@ -109,7 +109,12 @@ class Settings(BaseSettings):
     compression_min_bytes: int = Field(default=1_024, ge=0)
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     access_log: bool = True
-    shutdown_grace_s: int = Field(default=20, ge=0)
+    shutdown_grace_s: int = Field(default=20, ge=0, description="for in-flight requests after the drain")
+    shutdown_drain_s: float = Field(
+        default=3.0,
+        ge=0,
+        description="after SIGTERM: readiness 503 while still serving, before shutting down",
+    )
 
     # --- realtime (WebSocket)
     ws_heartbeat_s: float = Field(

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from types import FrameType
 
 import httpx
 from beanie import init_beanie
@@ -115,6 +118,23 @@ async def sweep_pending_metadata(service: WatchlistService, interval_s: float) -
             logger.info("metadata sweep filled {} titles", filled)
 
 
+def drain_on_sigterm(app: Litestar, drain_s: float) -> None:
+    """On SIGTERM, turn readiness to 503 at once and keep serving for ``drain_s`` so that load balancers stop
+    sending new requests, then hand the signal to the server's own handler (uvicorn's graceful shutdown:
+    in-flight requests finish, then the lifespan closes). Only where a server has installed a handler."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        return
+    loop = asyncio.get_running_loop()
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        app.state.ready = False
+        logger.info("SIGTERM: not ready any more; shutting down in {} s", drain_s)
+        loop.call_soon_threadsafe(loop.call_later, drain_s, previous, signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
 async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -164,6 +184,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.watchlist_service = service
         app.state.verifier = TokenVerifier(settings, http)
         app.state.ready = True
+        drain_on_sigterm(app, settings.shutdown_drain_s)
         logger.info("watchlist-service started")
         try:
             yield
