@@ -25,7 +25,8 @@ REQUIRED_CLAIMS = ["exp", "iat", "sub"]
 VERIFIED_MAX = 10_000
 VERIFIED_TTL_S = 60.0
 # Printable, no whitespace, no braces (they delimit the Redis Cluster hash tag of the user's keys).
-_SUBJECT_RE = re.compile(r"^[!-z|~]{1,128}$")
+SUBJECT_PATTERN = r"^[!-z|~]{1,128}$"
+_SUBJECT_RE = re.compile(SUBJECT_PATTERN)
 # Paths that never need a token: probes, metrics and the API description.
 PUBLIC_PATHS = ["^/v1/health/", "^/metrics", "^/schema"]
 

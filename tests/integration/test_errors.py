@@ -7,7 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import User
+from tests.conftest import User, bearer
+from watchlist_service.config import Settings
+from watchlist_service.security import SCOPE_READ_ANY, SCOPE_WRITE_ANY
 
 
 async def assert_still_serving(client: httpx.AsyncClient, user: User) -> None:
@@ -181,3 +183,19 @@ async def test_unexpected_errors_are_problem_json_500(app_client: httpx.AsyncCli
     assert "boom" not in response.text
     assert problem["detail"] == "The server could not answer this request"
     await assert_still_serving(app_client, user)
+
+
+async def test_user_ids_in_paths_follow_the_token_subject_rules(
+    app_client: httpx.AsyncClient, settings: Settings
+) -> None:
+    service = bearer(settings, "svc", scopes=[SCOPE_READ_ANY, SCOPE_WRITE_ANY])
+    for user_id in ("%EF%B1%B4%C3%B2%0C", "a%20b", "%7Bbraces%7D", "x" * 129):
+        response = await app_client.post(
+            f"/v1/users/{user_id}/watchlist", json={"contentId": "movie:1"}, headers=service
+        )
+        assert_problem(response, 400, 60001)
+    ok = await app_client.post(
+        "/v1/users/auth0|abc:42/watchlist", json={"contentId": "movie:1"}, headers=service
+    )
+    assert ok.status_code == 201
+    assert ok.headers["location"] == "/v1/users/auth0|abc:42/watchlist/movie:1"

@@ -71,6 +71,7 @@ async def test_sigkill_during_a_write_burst_loses_no_acknowledged_add(
     server = start_server(settings, tmp_path)
     acknowledged: list[str] = []
     unanswered: list[str] = []
+    enough = asyncio.Event()
 
     async def writer(worker: int, client: httpx.AsyncClient) -> None:
         for n in range(1, 10_000):
@@ -84,12 +85,13 @@ async def test_sigkill_during_a_write_burst_loses_no_acknowledged_add(
                 return
             assert response.status_code == 201, response.text
             acknowledged.append(content_id)
+            if len(acknowledged) >= 150:
+                enough.set()
 
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
             writers = [asyncio.create_task(writer(w, client)) for w in range(1, 9)]
-            while len(acknowledged) < 150:
-                await asyncio.sleep(0.01)
+            await enough.wait()
             server.process.kill()
             await asyncio.gather(*writers)
     finally:

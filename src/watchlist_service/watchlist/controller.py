@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from watchlist_service.deps import provide_watchlist_service
 from watchlist_service.idempotency import IdempotencyMiddleware
-from watchlist_service.security import Principal, require_access
+from watchlist_service.security import SUBJECT_PATTERN, Principal, require_access
 from watchlist_service.watchlist.schemas import (
     CONTENT_ID_RE,
     AddRequest,
@@ -78,7 +78,10 @@ async def provide_own_user(request: AppRequest) -> str:
 
 
 async def provide_path_user(
-    request: AppRequest, user_id: Annotated[str, PathParameter(max_length=128)]
+    request: AppRequest,
+    user_id: Annotated[
+        str, PathParameter(pattern=SUBJECT_PATTERN, description="a user id (a token subject)")
+    ],
 ) -> str:
     """``/v1/users/{userId}/watchlist``: the path's user, if the token may act for them."""
     require_access(request.user, user_id, write=bool(request.route_handler.opt.get("write")))
