@@ -35,6 +35,14 @@ from watchlist_service.devstack.processes import (
 from watchlist_service.security import mint_token
 
 TEST_SECRET = "test-secret-" + "x" * 40
+# Limits stay on (their Redis round trip is part of every request) but high enough that tests sending many
+# requests as one user or from one address are not refused; tests of the limits set their own.
+GENEROUS_RATE_LIMITS = {
+    "rate_limit_reads": "1000000/minute",
+    "rate_limit_writes": "1000000/minute",
+    "rate_limit_catalog": "1000000/minute",
+    "rate_limit_failed_auth": "1000000/minute",
+}
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -76,6 +84,7 @@ def make_settings(backends: Backends, **overrides: Any) -> Settings:
         "jwt_secret": TEST_SECRET,
         "log_level": "WARNING",
         "access_log": False,
+        **GENEROUS_RATE_LIMITS,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -191,6 +200,7 @@ def server_env(settings: Settings, **extra: str) -> dict[str, str]:
             "WATCHLIST_JWT_SECRET": TEST_SECRET,
             "WATCHLIST_LOG_LEVEL": "WARNING",
             "WATCHLIST_ACCESS_LOG": "false",
+            **{f"WATCHLIST_{name.upper()}": value for name, value in GENEROUS_RATE_LIMITS.items()},
         }
     )
     env.update(extra)

@@ -19,6 +19,7 @@ from watchlist_service.health import live, ready
 from watchlist_service.lifespan import lifespan
 from watchlist_service.logging import RequestContextMiddleware, configure_logging
 from watchlist_service.metrics import LeanPrometheusMiddleware
+from watchlist_service.ratelimit import FailedAuthRateLimitMiddleware, UserRateLimitMiddleware
 from watchlist_service.security import auth_middleware
 from watchlist_service.watchlist.controller import MyWatchlistController, UserWatchlistController
 
@@ -48,7 +49,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         lifespan=[lifespan],
         state=State({"settings": settings, "ready": False}),
-        middleware=[prometheus.middleware, auth_middleware()],
+        # Outer to inner: metrics, failed-authentication limit per IP, authentication, limit per user.
+        middleware=[
+            prometheus.middleware,
+            FailedAuthRateLimitMiddleware(),
+            auth_middleware(),
+            UserRateLimitMiddleware(),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None,

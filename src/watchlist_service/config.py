@@ -103,6 +103,16 @@ class Settings(BaseSettings):
     tmdb_local_cache_s: float = Field(default=2.0, ge=0, le=60, description="in-process copy of hot answers")
     cursor_secret: SecretStr | None = Field(default=None, description="signs catalog cursors")
 
+    # --- inbound rate limits (per user and route class; per IP for failed authentication)
+    rate_limit_enabled: bool = True
+    rate_limit_reads: str = "1200/minute"
+    rate_limit_writes: str = "300/minute"
+    rate_limit_catalog: str = "600/minute"
+    rate_limit_failed_auth: str = "30/minute"
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="CIDRs whose X-Forwarded-For is believed (the ingress, the gateway)"
+    )
+
     # --- HTTP
     max_body_bytes: int = Field(default=64 * 1024, ge=1_024)
     cors_origins: list[str] = Field(default_factory=list)

@@ -27,12 +27,22 @@ class DomainError(Exception):
     code: ClassVar[int] = 50000
     slug: ClassVar[str] = "internal-error"
     title: ClassVar[str] = "Internal error"
-    retry_after: ClassVar[int | None] = None
+    default_retry_after: ClassVar[int | None] = None
 
-    def __init__(self, detail: str | None = None, *, extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
+        retry_after: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.extra = extra or {}
+        # When to try again: this answer's own knowledge (a breaker, TMDb, a rate window) or the class's hint.
+        self.retry_after = retry_after if retry_after is not None else self.default_retry_after
+        self.headers = headers or {}
 
 
 class AlreadyInList(DomainError):
@@ -72,15 +82,33 @@ class Forbidden(DomainError):
 
 
 class DatabaseUnavailable(DomainError):
-    status, code, slug, title, retry_after = 503, 50001, "database-unavailable", "Database unavailable", 2
+    status, code, slug, title, default_retry_after = (
+        503,
+        50001,
+        "database-unavailable",
+        "Database unavailable",
+        2,
+    )
 
 
 class CatalogUnavailable(DomainError):
-    status, code, slug, title, retry_after = 503, 50003, "catalog-unavailable", "Catalog unavailable", 5
+    status, code, slug, title, default_retry_after = (
+        503,
+        50003,
+        "catalog-unavailable",
+        "Catalog unavailable",
+        5,
+    )
 
 
 class RealtimeUnavailable(DomainError):
-    status, code, slug, title, retry_after = 503, 50002, "realtime-unavailable", "Realtime unavailable", 2
+    status, code, slug, title, default_retry_after = (
+        503,
+        50002,
+        "realtime-unavailable",
+        "Realtime unavailable",
+        2,
+    )
 
 
 class InvalidRequest(DomainError):
@@ -92,7 +120,7 @@ class BodyTooLarge(DomainError):
 
 
 class RateLimited(DomainError):
-    status, code, slug, title, retry_after = 429, 60003, "rate-limited", "Too many requests", 1
+    status, code, slug, title, default_retry_after = 429, 60003, "rate-limited", "Too many requests", 1
 
 
 class RouteNotFound(DomainError):
@@ -133,7 +161,7 @@ def problem_response(
     """Render a domain error as ``application/problem+json``."""
     status = status or error.status
     body = problem_body(error, request.url.path, status=status)
-    out_headers = dict(headers or {})
+    out_headers = {**error.headers, **(headers or {})}
     if error.retry_after is not None:
         out_headers.setdefault("Retry-After", str(error.retry_after))
     request_id = request.scope.get("state", {}).get("request_id")

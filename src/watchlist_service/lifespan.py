@@ -30,6 +30,7 @@ from watchlist_service.catalog.schemas import MAX_OFFSET
 from watchlist_service.catalog.service import CatalogService
 from watchlist_service.config import Settings
 from watchlist_service.metrics import MongoCommandMetrics
+from watchlist_service.ratelimit import RateLimits
 from watchlist_service.security import TokenVerifier
 from watchlist_service.watchlist.cache import PageCache, RedisClient
 from watchlist_service.watchlist.documents import Watchlist
@@ -179,6 +180,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.catalog_service = catalog
         app.state.redis = redis
         app.state.redis_breaker = redis_breaker
+        app.state.rate_limits = RateLimits(settings, redis, redis_breaker)
         app.state.repository = repository
         app.state.page_cache = cache
         app.state.watchlist_service = service

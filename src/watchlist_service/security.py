@@ -129,6 +129,11 @@ class TokenVerifier:
             self._verified.popitem(last=False)
         return principal
 
+    def remembers(self, token: str) -> bool:
+        """Whether ``token`` was verified recently and is still valid (no I/O, no signature check)."""
+        remembered = self._verified.get(token)
+        return remembered is not None and time.time() < remembered[1]
+
     async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)

@@ -42,11 +42,9 @@ _NOT_FOUND: Final[Mapping[ContentKind, type[DomainError]]] = {"movie": MovieNotF
 
 def catalog_unavailable(detail: str, retry_after_s: float | None = None) -> CatalogUnavailable:
     """A ``CatalogUnavailable`` whose ``Retry-After`` says when trying again makes sense."""
-    error = CatalogUnavailable(detail)
-    if retry_after_s is not None:
-        # errors.py declares the hint per class; this answer knows better (the breaker's or TMDb's own).
-        error.__dict__["retry_after"] = min(MAX_RETRY_AFTER_S, max(1, math.ceil(retry_after_s)))
-    return error
+    if retry_after_s is None:
+        return CatalogUnavailable(detail)
+    return CatalogUnavailable(detail, retry_after=min(MAX_RETRY_AFTER_S, max(1, math.ceil(retry_after_s))))
 
 
 def tmdb_configured(settings: Settings) -> bool:

@@ -1,0 +1,204 @@
+"""Inbound rate limits, counted atomically in Redis (the ``limits`` library), so every replica shares them.
+
+- Per authenticated user and route class (reads, writes, catalog), after authentication.
+- Per client IP for requests that fail authentication (guessing tokens), before it: the real client
+  address is taken from ``X-Forwarded-For`` only when the peer is a trusted proxy.
+- Health, metrics and schema routes are never limited. Answers carry ``RateLimit-Limit`` and
+  ``RateLimit-Remaining``; a refused request gets 429 ``rate-limited`` with ``Retry-After`` and
+  ``RateLimit-Reset``. If Redis is unreachable the limits are not enforced (fail open, through the breaker).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+import time
+from typing import Any
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import RedisClusterStorage, RedisStorage
+from limits.aio.strategies import FixedWindowRateLimiter
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from loguru import logger
+
+from watchlist_service.breaker import CircuitBreaker
+from watchlist_service.config import Settings
+from watchlist_service.errors import RateLimited, Unauthenticated
+from watchlist_service.security import PUBLIC_PATHS
+
+CATALOG_PREFIXES = ("/v1/movies", "/v1/tv", "/v1/search")
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# POSTs that only read.
+READ_POSTS = ("/contains", "/events/ticket")
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class RateLimits:
+    """The limits, their counters in Redis, and the breaker that lets requests through when Redis is down."""
+
+    def __init__(self, settings: Settings, redis: Any, breaker: CircuitBreaker) -> None:
+        if settings.redis_cluster:
+            timeout = settings.redis_timeout_ms / 1000
+            uri = settings.redis_url.replace("redis://", "async+redis+cluster://", 1)
+            storage: RedisStorage | RedisClusterStorage = RedisClusterStorage(
+                uri, implementation="redispy", socket_timeout=timeout, socket_connect_timeout=timeout
+            )
+        else:
+            # Our own client's pool: the same timeouts, and closed with it.
+            uri = settings.redis_url.replace("redis://", "async+redis://", 1)
+            storage = RedisStorage(uri, implementation="redispy", connection_pool=redis.connection_pool)
+        self.storage = storage
+        self._limiter = FixedWindowRateLimiter(storage)
+        self._breaker = breaker
+        self.enabled = settings.rate_limit_enabled
+        self.classes: dict[str, RateLimitItem] = {
+            "reads": parse(settings.rate_limit_reads),
+            "writes": parse(settings.rate_limit_writes),
+            "catalog": parse(settings.rate_limit_catalog),
+        }
+        self.anonymous = parse(settings.rate_limit_failed_auth)
+        self.trusted: list[IpNetwork] = [
+            ipaddress.ip_network(n, strict=False) for n in settings.trusted_proxies
+        ]
+
+    async def consume(self, item: RateLimitItem, *identifiers: str) -> tuple[bool, int]:
+        """Count one request; ``(allowed, remaining)``. One Redis round trip (an atomic INCR + EXPIRE)."""
+        if not self.enabled or not self._breaker.allows():
+            return True, item.amount
+        try:
+            count = await self.storage.incr(item.key_for(*identifiers), item.get_expiry())
+        except Exception as exc:  # the storage raises its client's own errors; any of them means "down"
+            self._breaker.record_failure()
+            logger.debug("rate limit not enforced (Redis): {!r}", exc)
+            return True, item.amount
+        self._breaker.record_success()
+        return count <= item.amount, max(0, item.amount - count)
+
+    async def exhausted(self, item: RateLimitItem, *identifiers: str) -> bool:
+        """Whether the counter is already at its limit (without counting this request)."""
+        if not self.enabled or not self._breaker.allows():
+            return False
+        try:
+            return not await self._limiter.test(item, *identifiers)
+        except Exception:
+            self._breaker.record_failure()
+            return False
+
+    async def seconds_to_reset(self, item: RateLimitItem, *identifiers: str) -> int:
+        """Seconds until the current window of this counter ends (at least 1)."""
+        try:
+            reset_at = await self.storage.get_expiry(item.key_for(*identifiers))
+        except Exception:
+            return item.get_expiry()
+        return max(1, math.ceil(reset_at - time.time()))
+
+    def client_ip(self, scope: Scope) -> str:
+        """The caller: the peer, or the right-most untrusted hop when the peer is a trusted proxy."""
+        peer = (scope.get("client") or ("unknown", 0))[0]
+        if not self._is_trusted(peer):
+            return str(peer)
+        forwarded = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"), "")
+        for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+            if not self._is_trusted(hop):
+                return hop
+        return str(peer)
+
+    def _is_trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted)
+
+
+_PUBLIC_RE = re.compile("|".join(PUBLIC_PATHS))
+
+
+def _is_public(scope: Scope) -> bool:
+    """Health, metrics and schema routes: never limited."""
+    return _PUBLIC_RE.match(scope["path"]) is not None
+
+
+def route_class(method: str, path: str) -> str:
+    """Which limit a request counts against."""
+    if path.startswith(CATALOG_PREFIXES):
+        return "catalog"
+    if method in READ_METHODS or (method == "POST" and path.endswith(READ_POSTS)):
+        return "reads"
+    return "writes"
+
+
+async def _refuse(limits: RateLimits, item: RateLimitItem, *identifiers: str) -> RateLimited:
+    reset = await limits.seconds_to_reset(item, *identifiers)
+    return RateLimited(
+        f"Too many requests; retry in {reset} s",
+        retry_after=reset,
+        headers={
+            "RateLimit-Limit": str(item.amount),
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": str(reset),
+        },
+    )
+
+
+class UserRateLimitMiddleware(ASGIMiddleware):
+    """Per user and route class; runs after authentication."""
+
+    scopes = (ScopeType.HTTP,)
+    should_bypass_for_scope = staticmethod(_is_public)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        """Count the request; refuse it with 429 over the limit; add the RateLimit headers."""
+        principal = scope.get("user")
+        if principal is None:  # OPTIONS (CORS preflight) is answered without authentication
+            await next_app(scope, receive, send)
+            return
+        limits: RateLimits = scope["app"].state.rate_limits
+        kind = route_class(str(scope.get("method", "GET")), scope["path"])
+        item = limits.classes[kind]
+        user = principal.sub
+        allowed, remaining = await limits.consume(item, kind, user)
+        if not allowed:
+            raise await _refuse(limits, item, kind, user)
+        headers = [
+            (b"ratelimit-limit", str(item.amount).encode()),
+            (b"ratelimit-remaining", str(remaining).encode()),
+        ]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *headers]
+            await send(message)
+
+        await next_app(scope, receive, send_with_headers)
+
+
+class FailedAuthRateLimitMiddleware(ASGIMiddleware):
+    """Per client IP, for requests that fail authentication; runs before it.
+
+    A token this process has already verified skips the check, so normal traffic costs nothing here.
+    """
+
+    scopes = (ScopeType.HTTP,)
+    should_bypass_for_scope = staticmethod(_is_public)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        """Refuse an address that failed too often; count each authentication failure."""
+        state: Any = scope["app"].state
+        limits: RateLimits = state.rate_limits
+        authorization = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), "")
+        token = authorization.partition(" ")[2].strip()
+        if token and state.verifier.remembers(token):
+            await next_app(scope, receive, send)
+            return
+        ip = limits.client_ip(scope)
+        if await limits.exhausted(limits.anonymous, "auth-failures", ip):
+            raise await _refuse(limits, limits.anonymous, "auth-failures", ip)
+        try:
+            await next_app(scope, receive, send)
+        except Unauthenticated:
+            await limits.consume(limits.anonymous, "auth-failures", ip)
+            raise
