@@ -194,6 +194,9 @@ async def test_redis_killed_during_traffic_then_restarted(
             await asyncio.gather(*workers)
             assert statuses.count(201) > 10
             assert not any(s >= 500 for s in statuses), status_counts(statuses)
+            print(
+                f"\n[reliability] redis SIGKILL: {len(statuses)} requests, statuses {status_counts(statuses)}"
+            )
 
             # The cache heals: pages are stored again, and they are current.
             async with Redis.from_url(url) as check:
