@@ -60,7 +60,7 @@ async def test_sigterm_turns_readiness_off_first_finishes_in_flight_requests_and
         assert "Traceback" not in server.log_path.read_text()
         assert time.monotonic() - started < 12  # drain + in-flight, well inside the grace period
         print(
-            f"\n[reliability] SIGTERM: exited {time.monotonic() - started:.1f} s after the signal (drain 1.5 s)"
+            f"\n[reliability] SIGTERM: exited {time.monotonic() - started:.1f} s after SIGTERM (drain 1.5 s)"
         )
     finally:
         fake_tmdb.clear_faults()
