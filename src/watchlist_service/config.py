@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     )
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_cluster: bool = False
-    redis_timeout_ms: int = Field(default=250, ge=10, description="socket timeout for cache calls")
+    redis_timeout_ms: int = Field(default=500, ge=10, description="socket timeout for cache calls")
     redis_max_connections: int = Field(default=64, ge=1, description="per process; callers wait for one")
 
     # --- the list

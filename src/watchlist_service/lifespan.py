@@ -155,18 +155,24 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         resources.push_async_callback(redis.aclose)
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
         resources.push_async_callback(http.aclose)
-        # One breaker for one Redis: whichever use sees it fail first spares the others the timeout.
-        redis_breaker = CircuitBreaker(
-            "redis", failure_threshold=settings.breaker_failures, reset_after_s=settings.breaker_reset_s
-        )
+
+        def redis_breaker(use: str) -> CircuitBreaker:
+            # One per use of Redis: a timeout seen by one (under overload, say) does not switch off the
+            # others; a Redis that is really down trips each of them after a few calls anyway.
+            return CircuitBreaker(
+                f"redis-{use}",
+                failure_threshold=settings.breaker_failures,
+                reset_after_s=settings.breaker_reset_s,
+            )
+
         await init_beanie(database=mongo[settings.mongodb_database], document_models=[Watchlist])
         repository = WatchlistRepository(
             Watchlist.get_pymongo_collection(), cap=settings.list_cap, changes_kept=settings.changes_kept
         )
         cache = PageCache(
-            redis, redis_breaker, ttl_s=settings.cache_page_ttl_s, enabled=settings.cache_enabled
+            redis, redis_breaker("pages"), ttl_s=settings.cache_page_ttl_s, enabled=settings.cache_enabled
         )
-        catalog = await open_catalog(settings, resources, redis, redis_breaker)
+        catalog = await open_catalog(settings, resources, redis, redis_breaker("catalog"))
         service = WatchlistService(
             repository,
             cache,
@@ -179,8 +185,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         resources.push_async_callback(_cancel, sweeper)
         app.state.catalog_service = catalog
         app.state.redis = redis
-        app.state.redis_breaker = redis_breaker
-        app.state.rate_limits = RateLimits(settings, redis, redis_breaker)
+        app.state.redis_breaker = redis_breaker("requests")  # rate limits and idempotency keys
+        app.state.rate_limits = RateLimits(settings, redis, app.state.redis_breaker)
         app.state.repository = repository
         app.state.page_cache = cache
         app.state.watchlist_service = service
