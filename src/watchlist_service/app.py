@@ -6,6 +6,7 @@ from litestar import Litestar, MediaType, get
 from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
+from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -20,6 +21,7 @@ from watchlist_service.lifespan import lifespan
 from watchlist_service.logging import RequestContextMiddleware, configure_logging
 from watchlist_service.metrics import LeanPrometheusMiddleware
 from watchlist_service.ratelimit import FailedAuthRateLimitMiddleware, UserRateLimitMiddleware
+from watchlist_service.realtime import RealtimeController, RealtimePlugin
 from watchlist_service.security import auth_middleware
 from watchlist_service.watchlist.controller import MyWatchlistController, UserWatchlistController
 
@@ -35,19 +37,26 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings()
     configure_logging(settings.log_level)
     prometheus = PrometheusConfig(
-        app_name="watchlist", group_path=True, exclude=["/metrics"], middleware_class=LeanPrometheusMiddleware
+        app_name="watchlist",
+        group_path=True,
+        exclude=["/metrics"],
+        middleware_class=LeanPrometheusMiddleware,
+        scopes={ScopeType.HTTP},  # a socket is not a request: realtime has its own watchlist_ws_* metrics
     )
     app = Litestar(
         route_handlers=[
             MyWatchlistController,
             UserWatchlistController,
             CatalogController,
+            RealtimeController,
             live,
             ready,
             hello,
             PrometheusController,
         ],
         lifespan=[lifespan],
+        # Per app, never shared: a Channels Redis backend cannot be reused after an app restart.
+        plugins=[RealtimePlugin(settings)],
         state=State({"settings": settings, "ready": False}),
         # Outer to inner: metrics, failed-authentication limit per IP, authentication, limit per user.
         middleware=[

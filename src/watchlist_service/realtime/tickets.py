@@ -1,0 +1,117 @@
+"""How a socket proves who it is: a bearer token (apps) or a one-time ticket (browsers, which cannot set
+``Authorization`` on a WebSocket).
+
+A ticket is minted for an authenticated caller, lives ``ws_ticket_ttl_s`` seconds in Redis under a hash of
+itself, and is consumed with GETDEL: one use, on any replica.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import msgspec
+from msgspec import Struct
+from redis.exceptions import RedisError
+
+from watchlist_service.errors import RealtimeUnavailable, Unauthenticated
+from watchlist_service.security import Principal, TokenVerifier
+from watchlist_service.watchlist.cache import RedisClient
+
+TICKET_KEY_PREFIX = "realtime:ticket:"
+_TICKET_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class SocketIdentity:
+    """The socket's principal and when its credential expires (epoch seconds; the socket is closed then)."""
+
+    principal: Principal
+    expires_at: float | None
+
+
+class _StoredTicket(Struct):
+    sub: str
+    scopes: list[str]
+    exp: float | None
+
+
+def token_expiry(token: str) -> float | None:
+    """The ``exp`` of a token that ``TokenVerifier`` has already accepted (read, not verified, here)."""
+    try:
+        claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    exp = claims.get("exp")
+    return float(exp) if isinstance(exp, int | float) else None
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer`` header value."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+class TicketStore:
+    """One-time socket tickets in Redis."""
+
+    def __init__(self, redis: RedisClient, *, ttl_s: int) -> None:
+        self._redis = redis
+        self.ttl_s = ttl_s
+
+    @staticmethod
+    def _key(ticket: str) -> str:
+        # Only a hash is stored: whoever reads Redis cannot open sockets with what they find there.
+        return TICKET_KEY_PREFIX + hashlib.sha256(ticket.encode()).hexdigest()
+
+    async def issue(self, identity: SocketIdentity) -> str:
+        """A new ticket for ``identity``; ``RealtimeUnavailable`` when Redis does not answer."""
+        ticket = secrets.token_urlsafe(32)
+        stored = _StoredTicket(
+            sub=identity.principal.sub, scopes=sorted(identity.principal.scopes), exp=identity.expires_at
+        )
+        try:
+            await self._redis.set(self._key(ticket), msgspec.json.encode(stored), ex=self.ttl_s)
+        except (RedisError, OSError) as exc:
+            raise RealtimeUnavailable("Socket tickets cannot be issued right now") from exc
+        return ticket
+
+    async def redeem(self, ticket: str) -> SocketIdentity | None:
+        """The identity of a valid, unused, unexpired ticket (which is used up); ``None`` otherwise."""
+        if not _TICKET_RE.match(ticket):
+            return None
+        try:
+            raw = await self._redis.getdel(self._key(ticket))
+        except (RedisError, OSError) as exc:
+            raise RealtimeUnavailable("Socket tickets cannot be checked right now") from exc
+        if raw is None:
+            return None
+        stored = msgspec.json.decode(raw, type=_StoredTicket)
+        if stored.exp is not None and stored.exp <= time.time():
+            return None
+        return SocketIdentity(Principal(sub=stored.sub, scopes=frozenset(stored.scopes)), stored.exp)
+
+
+async def authenticate(
+    verifier: TokenVerifier, tickets: TicketStore, *, authorization: str | None, ticket: str | None
+) -> SocketIdentity | None:
+    """The identity proven by a bearer header or else a ticket; ``None`` when neither proves one.
+
+    ``RealtimeUnavailable`` (Redis down while a ticket must be checked) is not a failed proof: it propagates.
+    """
+    token = bearer_token(authorization)
+    if token is not None:
+        try:
+            principal = await verifier.verify(token)
+        except Unauthenticated:
+            return None
+        return SocketIdentity(principal, token_expiry(token))
+    if ticket:
+        return await tickets.redeem(ticket)
+    return None
