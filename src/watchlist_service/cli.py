@@ -33,6 +33,10 @@ def _uvicorn_kwargs(settings: Settings) -> dict[str, object]:
         "loop": "uvloop",
         "http": "httptools",
         "ws": "websockets-sansio",
+        # Realtime events are small JSON: per-message deflate would cost ~41 KiB per idle socket for little.
+        "ws_per_message_deflate": False,
+        # Refuse oversized socket messages at the protocol, before they are buffered.
+        "ws_max_size": settings.max_body_bytes,
         "lifespan": "on",
         "log_config": None,
         "access_log": False,

@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     tmdb_max_connections: int = Field(default=32, ge=1, le=1_000)
     tmdb_rate_limit_per_s: int = Field(default=35, ge=1, le=10_000, description="for the whole deployment")
     tmdb_rate_margin_ms: int = Field(
-        default=100, ge=0, le=1_000, description="added to the 1 s window (jitter)"
+        default=250, ge=0, le=1_000, description="added to the 1 s window (jitter)"
     )
     tmdb_fallback_rate_limit_per_s: int = Field(
         default=10, ge=1, le=10_000, description="per process, Redis down"
