@@ -19,20 +19,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from loadtests.servers import serve_one_worker
 from watchlist_service.config import Settings
 from watchlist_service.devstack.processes import (
-    free_port,
     mongodb_uri,
     start_mongod,
     start_redis,
-    wait_for_port,
 )
 from watchlist_service.devstack.stack import start_fake_tmdb
 from watchlist_service.security import mint_token
@@ -180,26 +178,6 @@ class Bench:
         return result
 
 
-@contextmanager
-def server(env: dict[str, str], log_dir: Path) -> Iterator[str]:
-    """One ``watchlist-service serve`` worker; yields its base URL."""
-    port = free_port()
-    with (log_dir / f"server-{port}.log").open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "watchlist_service", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=log_dir,
-        )
-        try:
-            wait_for_port(port, timeout_s=30, process=process)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-
-
 def seed(client: httpx.Client, token: str, ids: list[str]) -> None:
     """Give one user ``ids`` through the batch endpoint."""
     headers = {"Authorization": f"Bearer {token}"}
@@ -311,7 +289,10 @@ def main(argv: list[str] | None = None) -> None:
         bench = Bench(args.duration, args.connections, work)
         print(f"one worker, wrk -t1 -c{args.connections} -d{args.duration}s, {os.cpu_count()} cores")
 
-        with server(catalog_env, work) as base, httpx.Client(base_url=base, timeout=30) as client:
+        with (
+            serve_one_worker(catalog_env, work) as (base, _),
+            httpx.Client(base_url=base, timeout=30) as client,
+        ):
             ids = catalog_ids(client, reader, 200)
             seed(client, reader, ids[:10])
             hello["hello"] = bench.wrk("hello", base + "/v1/hello", token=reader)
@@ -339,7 +320,10 @@ def main(argv: list[str] | None = None) -> None:
 
         # Without the page cache (and without TMDb lookups, so lists of any size can be seeded quickly).
         nocache_env = {**base_env, "WATCHLIST_CACHE_ENABLED": "false"}
-        with server(nocache_env, work) as base, httpx.Client(base_url=base, timeout=30) as client:
+        with (
+            serve_one_worker(nocache_env, work) as (base, _),
+            httpx.Client(base_url=base, timeout=30) as client,
+        ):
             hello["hello (cache off)"] = bench.wrk("hello (cache off)", base + "/v1/hello", token=reader)
             results.append(
                 bench.wrk(

@@ -18,25 +18,22 @@ import os
 import resource
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from loadtests.servers import serve_one_worker
 from watchlist_service.config import Settings
 from watchlist_service.devstack.processes import (
-    free_port,
     mongodb_uri,
     start_mongod,
     start_redis,
-    wait_for_port,
 )
 from watchlist_service.security import mint_token
 
@@ -94,32 +91,6 @@ def raise_fd_limit(needed: int) -> int:
     if target > soft:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return max(soft, target)
-
-
-@contextmanager
-def serve_one_worker(env: dict[str, str], log_dir: Path) -> Iterator[tuple[str, int]]:
-    """``watchlist-service serve`` with one worker (uvicorn runs in that process); yields its URL and pid."""
-    port = free_port()
-    with (log_dir / "server.log").open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603  # our own argument list
-            [sys.executable, "-m", "watchlist_service", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=log_dir,
-        )
-    try:
-        wait_for_port(port, timeout_s=30, process=process)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while httpx.get(url + "/v1/health/ready", timeout=5).status_code != 200:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the server did not get ready")
-            time.sleep(0.1)
-        yield url, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
 
 
 async def open_subscribed(url: str, token: str, compression: str | None) -> ClientConnection:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 import os
 import random
-import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import jwt
 from dotenv import dotenv_values
+
+from watchlist_service.config import Settings
+from watchlist_service.security import mint_token as service_mint_token
 
 DEFAULT_USERS_FILE = Path(".devdata/loadtest-users.jsonl")
 DEFAULT_REPORTS_DIR = Path("loadtests/reports")
@@ -126,20 +126,9 @@ def mint_token(
     scopes: tuple[str, ...] = (),
     ttl_s: int = MINTED_TOKEN_TTL_S,
 ) -> str:
-    """An HS256 token the development service accepts (the same claims ``watchlist-service token`` signs)."""
-    now = int(time.time())
-    claims: dict[str, object] = {
-        "sub": sub,
-        "iss": issuer,
-        "aud": audience,
-        "iat": now,
-        "nbf": now,
-        "exp": now + ttl_s,
-        "jti": uuid.uuid4().hex,
-    }
-    if scopes:
-        claims["scope"] = " ".join(scopes)
-    return jwt.encode(claims, secret, algorithm="HS256")
+    """An HS256 token the development service accepts (signed by the service's own ``mint_token``)."""
+    settings = Settings(_env_file=None, jwt_secret=secret, jwt_issuer=issuer, jwt_audience=audience)  # type: ignore[call-arg]
+    return service_mint_token(settings, sub, scopes=list(scopes), ttl_s=ttl_s)
 
 
 @dataclass(frozen=True, slots=True)
