@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     mongodb_uri: str = "mongodb://127.0.0.1:27017/?replicaSet=rs0"
     mongodb_database: str = "watchlist"
     mongodb_timeout_ms: int = Field(
-        default=2_000, ge=100, description="server selection and operation timeout"
+        default=1_500, ge=100, description="server selection and operation timeout"
     )
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_cluster: bool = False

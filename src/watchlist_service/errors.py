@@ -137,6 +137,26 @@ class HttpError(DomainError):
     code, slug, title = 60000, "http-error", "Request error"
 
 
+class FieldError(msgspec.Struct):
+    """One invalid field of a request."""
+
+    field: str
+    message: str
+
+
+class Problem(msgspec.Struct, rename="camel", omit_defaults=True):
+    """RFC 9457 problem details, as every error is answered (the OpenAPI schema of error responses)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: int
+    instance: str
+    request_id: str | None = None
+    errors: list[FieldError] | None = None
+
+
 def problem_body(error: DomainError, instance: str, *, status: int | None = None) -> dict[str, Any]:
     """The RFC 9457 body of a domain error (shared by HTTP answers and WebSocket replies)."""
     body: dict[str, Any] = {

@@ -65,6 +65,7 @@ async def test_bad_page_queries_are_60001(app_client: httpx.AsyncClient, user: U
         ({"contentId": "movie:1", "$where": "1"}, "$where"),
         ({"contentId": "movie:1", "items.contentId": "x"}, "items.contentId"),
         ({"contentId": "movie:1", "notes": "x" * 2001}, "notes"),
+        ({"contentId": "movie:1", "notes": "é" * 10_000}, "notes"),
         ({"contentId": "movie:1", "notes": 5}, "notes"),
     ],
 )

@@ -52,7 +52,7 @@ def test_generated_requests_get_documented_non_5xx_answers(
             "--header",
             f"Authorization: {token}",
             "--checks",
-            "not_a_server_error,response_schema_conformance",
+            "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
             "--max-examples",
             str(MAX_EXAMPLES),
             "--seed",
