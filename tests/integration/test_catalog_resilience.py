@@ -19,6 +19,7 @@ from watchlist_service.catalog.cache import Entry
 from watchlist_service.devstack.processes import ManagedProcess, free_port, start_redis
 
 pytest_plugins = ["tests.integration.catalog_fixtures"]
+pytestmark = pytest.mark.faults
 
 # Each fault as the fake's admin API spells it; "hang" stalls a request far longer than our deadline.
 FAULTS: dict[str, dict[str, Any]] = {
