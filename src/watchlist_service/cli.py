@@ -35,8 +35,9 @@ def _uvicorn_kwargs(settings: Settings) -> dict[str, object]:
         "ws": "websockets-sansio",
         # Realtime events are small JSON: per-message deflate would cost ~41 KiB per idle socket for little.
         "ws_per_message_deflate": False,
-        # Refuse oversized socket messages at the protocol, before they are buffered.
-        "ws_max_size": settings.max_body_bytes,
+        # Bound what a socket message may buffer (uvicorn's default is 16 MiB); up to 4x the body cap the app
+        # itself answers 413 and keeps the socket open, beyond it the protocol closes it (1009).
+        "ws_max_size": 4 * settings.max_body_bytes,
         "lifespan": "on",
         "log_config": None,
         "access_log": False,
