@@ -70,6 +70,13 @@ class WatchlistRepository:
         self._cap = cap
         self._changes_kept = changes_kept
 
+    async def _one(self, match: Document, *stages: Document) -> Document | None:
+        """Run a small pipeline over one user's document (matched by ``match``); its only result, if any."""
+        async with _database_errors():
+            cursor = await self._coll.aggregate([{"$match": match}, *stages])
+            docs = await cursor.to_list(1)
+        return docs[0] if docs else None
+
     def _change(self, op: str, content_id: str, at: datetime) -> dict[str, Any]:
         return {"$each": [{"op": op, "contentId": content_id, "at": at}], "$slice": -self._changes_kept}
 
@@ -218,20 +225,16 @@ class WatchlistRepository:
 
     async def pending_items(self, user_id: str) -> list[Item]:
         """The user's items whose metadata could not be looked up when they were added."""
-        async with _database_errors():
-            cursor = await self._coll.aggregate(
-                [
-                    {"$match": {"_id": user_id, "items.metadataPending": True}},
-                    {
-                        "$project": {
-                            "_id": 0,
-                            "items": {"$filter": {"input": "$items", "cond": "$$this.metadataPending"}},
-                        }
-                    },
-                ]
-            )
-            docs = await cursor.to_list(1)
-        return _decode_items(docs[0]["items"]) if docs else []
+        doc = await self._one(
+            {"_id": user_id, "items.metadataPending": True},
+            {
+                "$project": {
+                    "_id": 0,
+                    "items": {"$filter": {"input": "$items", "cond": "$$this.metadataPending"}},
+                }
+            },
+        )
+        return _decode_items(doc["items"]) if doc else []
 
     async def users_with_pending(self, limit: int) -> list[str]:
         """Some users with items whose metadata is pending (a partial index keeps this cheap)."""
@@ -249,90 +252,77 @@ class WatchlistRepository:
         self, user_id: str, *, skip: int, limit: int, content_type: ContentType | None, sort: SortOrder
     ) -> PageRead:
         """One slice of the list, in the asked order, without reading the rest of the document."""
-        async with _database_errors():
-            if content_type is None and sort is SortOrder.ADDED_DESC:
-                # The hot path: the array is stored newest first, so a $slice projection is the page.
+        if content_type is None and sort is SortOrder.ADDED_DESC:
+            # The hot path: the array is stored newest first, so a $slice projection is the page.
+            async with _database_errors():
                 doc = await self._coll.find_one(
                     {"_id": user_id},
                     {"_id": 0, "items": {"$slice": [skip, limit]}, "count": 1, "version": 1},
                 )
-                if doc is None:
-                    return PageRead(items=[], total=0, version=0)
-                return PageRead(_decode_items(doc["items"]), int(doc["count"]), int(doc["version"]))
-            items: Any = "$items"
-            if content_type is not None:
-                items = {"$filter": {"input": items, "cond": {"$eq": ["$$this.type", content_type]}}}
-            if sort is SortOrder.ADDED_ASC:
-                items = {"$reverseArray": items}
-            elif sort in _SORT_KEYS:
-                items = {"$sortArray": {"input": items, "sortBy": _SORT_KEYS[sort]}}
-            cursor = await self._coll.aggregate(
-                [
-                    {"$match": {"_id": user_id}},
-                    {"$project": {"_id": 0, "version": 1, "items": items}},
-                    {
-                        "$project": {
-                            "version": 1,
-                            "total": {"$size": "$items"},
-                            "items": {"$slice": ["$items", skip, limit]},
-                        }
-                    },
-                ]
-            )
-            docs = await cursor.to_list(1)
-        if not docs:
+            if doc is None:
+                return PageRead(items=[], total=0, version=0)
+            return PageRead(_decode_items(doc["items"]), int(doc["count"]), int(doc["version"]))
+        items: Any = "$items"
+        if content_type is not None:
+            items = {"$filter": {"input": items, "cond": {"$eq": ["$$this.type", content_type]}}}
+        if sort is SortOrder.ADDED_ASC:
+            items = {"$reverseArray": items}
+        elif sort in _SORT_KEYS:
+            items = {"$sortArray": {"input": items, "sortBy": _SORT_KEYS[sort]}}
+        doc = await self._one(
+            {"_id": user_id},
+            {"$project": {"_id": 0, "version": 1, "items": items}},
+            {
+                "$project": {
+                    "version": 1,
+                    "total": {"$size": "$items"},
+                    "items": {"$slice": ["$items", skip, limit]},
+                }
+            },
+        )
+        if doc is None:
             return PageRead(items=[], total=0, version=0)
-        doc = docs[0]
         return PageRead(_decode_items(doc["items"]), int(doc["total"]), int(doc["version"]))
 
     async def contains(self, user_id: str, content_ids: list[str]) -> set[str]:
         """The subset of ``content_ids`` that is in the list."""
-        async with _database_errors():
-            cursor = await self._coll.aggregate(
-                [
-                    {"$match": {"_id": user_id}},
-                    {
-                        "$project": {
-                            "_id": 0,
-                            "found": {
-                                "$filter": {
-                                    "input": "$items.contentId",
-                                    "cond": {"$in": ["$$this", content_ids]},
-                                }
-                            },
+        doc = await self._one(
+            {"_id": user_id},
+            {
+                "$project": {
+                    "_id": 0,
+                    "found": {
+                        "$filter": {
+                            "input": "$items.contentId",
+                            "cond": {"$in": ["$$this", content_ids]},
                         }
                     },
-                ]
-            )
-            docs = await cursor.to_list(1)
-        return set(docs[0]["found"]) if docs else set()
+                }
+            },
+        )
+        return set(doc["found"]) if doc else set()
 
     async def changes(self, user_id: str) -> tuple[list[Change], int, int]:
         """The kept change records (oldest first, each with its version), the list version, and the oldest
         version the feed still reaches back to (a client at that version or later can catch up)."""
-        async with _database_errors():
-            cursor = await self._coll.aggregate(
-                [
-                    {"$match": {"_id": user_id}},
-                    {
-                        "$project": {
-                            "_id": 0,
-                            "version": 1,
-                            "changes": 1,
-                            "items": {
-                                "$filter": {
-                                    "input": "$items",
-                                    "cond": {"$in": ["$$this.contentId", "$changes.contentId"]},
-                                }
-                            },
+        doc = await self._one(
+            {"_id": user_id},
+            {
+                "$project": {
+                    "_id": 0,
+                    "version": 1,
+                    "changes": 1,
+                    "items": {
+                        "$filter": {
+                            "input": "$items",
+                            "cond": {"$in": ["$$this.contentId", "$changes.contentId"]},
                         }
                     },
-                ]
-            )
-            docs = await cursor.to_list(1)
-        if not docs:
+                }
+            },
+        )
+        if doc is None:
             return [], 0, 0
-        doc = docs[0]
         version = int(doc["version"])
         records: list[Document] = doc.get("changes", [])
         current = {raw["contentId"]: raw for raw in doc.get("items", [])}
@@ -359,29 +349,24 @@ class WatchlistRepository:
         def count_where(cond: Document) -> Document:
             return {"$size": {"$filter": {"input": "$items", "cond": cond}}}
 
-        async with _database_errors():
-            cursor = await self._coll.aggregate(
-                [
-                    {"$match": {"_id": user_id}},
-                    {
-                        "$project": {
-                            "_id": 0,
-                            "version": 1,
-                            "total": {"$size": "$items"},
-                            "movies": count_where({"$eq": ["$$this.type", "movie"]}),
-                            "watched": count_where({"$eq": ["$$this.watched", True]}),
-                            "rated": count_where({"$gt": ["$$this.rating", None]}),
-                            "averageRating": {"$avg": "$items.rating"},
-                        }
-                    },
-                ]
-            )
-            docs = await cursor.to_list(1)
-        if not docs:
+        doc = await self._one(
+            {"_id": user_id},
+            {
+                "$project": {
+                    "_id": 0,
+                    "version": 1,
+                    "total": {"$size": "$items"},
+                    "movies": count_where({"$eq": ["$$this.type", "movie"]}),
+                    "watched": count_where({"$eq": ["$$this.watched", True]}),
+                    "rated": count_where({"$gt": ["$$this.rating", None]}),
+                    "averageRating": {"$avg": "$items.rating"},
+                }
+            },
+        )
+        if doc is None:
             return Stats(
                 total=0, movies=0, tv=0, watched=0, unwatched=0, rated=0, average_rating=None, version=0
             )
-        doc = docs[0]
         average = doc.get("averageRating")
         return Stats(
             total=doc["total"],
