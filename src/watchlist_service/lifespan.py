@@ -77,6 +77,21 @@ def redis_client(settings: Settings) -> RedisClient:
     return Redis.from_pool(pool)  # the client owns the pool and closes it
 
 
+async def load_slot_map(redis: RedisClient) -> None:
+    """Ask a Redis Cluster for its slot map before the first request.
+
+    A cold cluster client sends its first commands to one node; the MOVED answers trigger topology refreshes
+    that drop connections other commands are using, so a first burst failed. A cluster that cannot be reached
+    now does not stop start-up: the client loads the map on its first command, as it would have.
+    """
+    if not isinstance(redis, RedisCluster):
+        return
+    try:
+        await redis.initialize()
+    except (RedisError, OSError) as exc:
+        logger.warning("Redis Cluster slot map not loaded at start-up: {!r}", exc)
+
+
 async def open_catalog(
     settings: Settings, stack: AsyncExitStack, redis: RedisClient, breaker: CircuitBreaker
 ) -> CatalogService:
@@ -153,6 +168,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         resources.push_async_callback(mongo.close)
         redis = redis_client(settings)
         resources.push_async_callback(redis.aclose)
+        await load_slot_map(redis)
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
         resources.push_async_callback(http.aclose)
 

@@ -14,15 +14,18 @@ import ipaddress
 import math
 import re
 import time
-from typing import Any
+from typing import Any, cast
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisClusterStorage, RedisStorage
+from limits.aio.storage.redis.redispy import RedispyBridge
 from limits.aio.strategies import FixedWindowRateLimiter
+from limits.typing import AsyncRedisClient
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from loguru import logger
+from redis.asyncio.cluster import RedisCluster
 
 from watchlist_service.breaker import CircuitBreaker
 from watchlist_service.config import Settings
@@ -36,16 +39,36 @@ READ_POSTS = ("/contains", "/events/ticket")
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+class SharedClusterStorage(RedisClusterStorage):
+    """The ``limits`` cluster storage on the service's own cluster client.
+
+    The stock one opens a second ``RedisCluster`` (with retries and a pool of 1,000 connections per node)
+    that nothing closes, so every shutdown leaked its sockets; ours has the service's timeouts and is closed
+    by the lifespan.
+    """
+
+    def __init__(self, uri: str, client: RedisCluster) -> None:
+        self._client = client
+        super().__init__(uri, implementation="redispy")
+
+    def configure_bridge(self) -> None:
+        """Point the bridge at our client instead of building one (scripts are registered on it next)."""
+        bridge = self.bridge
+        assert isinstance(bridge, RedispyBridge)
+        # limits' client Protocol is stricter than redis-py's signatures; its own use_cluster() stores this
+        # very class here.
+        client = cast(AsyncRedisClient, self._client)
+        bridge.storage = client
+        bridge.connection_getter = lambda _readonly: client
+
+
 class RateLimits:
     """The limits, their counters in Redis, and the breaker that lets requests through when Redis is down."""
 
     def __init__(self, settings: Settings, redis: Any, breaker: CircuitBreaker) -> None:
-        if settings.redis_cluster:
-            timeout = settings.redis_timeout_ms / 1000
+        if isinstance(redis, RedisCluster):
             uri = settings.redis_url.replace("redis://", "async+redis+cluster://", 1)
-            storage: RedisStorage | RedisClusterStorage = RedisClusterStorage(
-                uri, implementation="redispy", socket_timeout=timeout, socket_connect_timeout=timeout
-            )
+            storage: RedisStorage | RedisClusterStorage = SharedClusterStorage(uri, redis)
         else:
             # Our own client's pool: the same timeouts, and closed with it.
             uri = settings.redis_url.replace("redis://", "async+redis://", 1)
