@@ -41,5 +41,14 @@ bench: $(STAMP)
 loadtest: $(STAMP)
 	$(BIN)/python -m loadtests.run
 
+## cluster: INSTANCES (2) API instances behind nginx on http://127.0.0.1:$(CLUSTER_PORT) (8080), on the dev
+## stack's MongoDB and Redis; WORKERS uvicorn workers each (1); prints the URLs and a TOKEN; Ctrl-C stops all
+.PHONY: cluster
+INSTANCES ?= 2
+CLUSTER_PORT ?= 8080
+WORKERS ?= 1
+cluster: $(STAMP)
+	$(BIN)/python -m watchlist_service.devstack.cluster --instances $(INSTANCES) --port $(CLUSTER_PORT) --workers $(WORKERS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

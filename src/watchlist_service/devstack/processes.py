@@ -34,8 +34,12 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
-    """Whether ``port`` can be bound on loopback."""
+    """Whether a server could listen on ``port`` on loopback now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As mongod, redis-server and nginx do: connections of a stopped server, still in TIME_WAIT, do not
+        # hold the port. Without it, `make run` right after Ctrl-C took another port for a kept mongod data
+        # directory, whose replica-set configuration names the old one, and no primary was ever elected.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -92,6 +96,7 @@ class ManagedProcess:
     args: Sequence[str]
     port: int
     log_path: Path
+    env: dict[str, str] | None = None  # the child's whole environment; None: this process's
     popen: subprocess.Popen[bytes] = field(init=False)
 
     def start(self) -> ManagedProcess:
@@ -103,6 +108,7 @@ class ManagedProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                env=self.env,
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         return self
