@@ -41,6 +41,7 @@ GENEROUS_RATE_LIMITS = {
     "rate_limit_reads": "1000000/minute",
     "rate_limit_writes": "1000000/minute",
     "rate_limit_catalog": "1000000/minute",
+    "rate_limit_service": "1000000/minute",
     "rate_limit_failed_auth": "1000000/minute",
 }
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -30,7 +30,7 @@ from redis.asyncio.cluster import RedisCluster
 from watchlist_service.breaker import CircuitBreaker
 from watchlist_service.config import Settings
 from watchlist_service.errors import RateLimited, Unauthenticated
-from watchlist_service.security import PUBLIC_PATHS
+from watchlist_service.security import PUBLIC_PATHS, SERVICE_SCOPES, Principal
 
 CATALOG_PREFIXES = ("/v1/movies", "/v1/tv", "/v1/search")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -81,6 +81,7 @@ class RateLimits:
             "reads": parse(settings.rate_limit_reads),
             "writes": parse(settings.rate_limit_writes),
             "catalog": parse(settings.rate_limit_catalog),
+            "service": parse(settings.rate_limit_service),
         }
         self.anonymous = parse(settings.rate_limit_failed_auth)
         self.trusted: list[IpNetwork] = [
@@ -145,8 +146,14 @@ def _is_public(scope: Scope) -> bool:
     return _PUBLIC_RE.match(scope["path"]) is not None
 
 
-def route_class(method: str, path: str) -> str:
-    """Which limit a request counts against."""
+def route_class(method: str, path: str, principal: Principal | None = None) -> str:
+    """Which limit a request counts against.
+
+    A service token (one that may act for any user) serves many users: it has one budget of its own for all
+    its requests, instead of sharing an end user's per-class budget.
+    """
+    if principal is not None and principal.scopes & SERVICE_SCOPES:
+        return "service"
     if path.startswith(CATALOG_PREFIXES):
         return "catalog"
     if method in READ_METHODS or (method == "POST" and path.endswith(READ_POSTS)):
@@ -180,7 +187,7 @@ class UserRateLimitMiddleware(ASGIMiddleware):
             await next_app(scope, receive, send)
             return
         limits: RateLimits = scope["app"].state.rate_limits
-        kind = route_class(str(scope.get("method", "GET")), scope["path"])
+        kind = route_class(str(scope.get("method", "GET")), scope["path"], principal)
         item = limits.classes[kind]
         user = principal.sub
         allowed, remaining = await limits.consume(item, kind, user)

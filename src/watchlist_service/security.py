@@ -21,6 +21,7 @@ from watchlist_service.errors import Forbidden, Unauthenticated
 
 SCOPE_READ_ANY = "watchlist:read:any"
 SCOPE_WRITE_ANY = "watchlist:write:any"
+SERVICE_SCOPES = frozenset({SCOPE_READ_ANY, SCOPE_WRITE_ANY})  # tokens of services, not of end users
 REQUIRED_CLAIMS = ["exp", "iat", "sub"]
 VERIFIED_MAX = 10_000
 VERIFIED_TTL_S = 60.0

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from tests.conftest import ClientFactory, User, new_user, serve_in_process
+from tests.conftest import ClientFactory, User, bearer, new_user, serve_in_process
 from watchlist_service.app import create_app
 from watchlist_service.config import Settings
 from watchlist_service.ratelimit import route_class
+from watchlist_service.security import SCOPE_READ_ANY, Principal
 
 
 def test_route_classes() -> None:
@@ -19,6 +20,30 @@ def test_route_classes() -> None:
     assert route_class("PATCH", "/v1/users/u1/watchlist/movie:1") == "writes"
     assert route_class("GET", "/v1/movies/550") == "catalog"
     assert route_class("GET", "/v1/search") == "catalog"
+    service = Principal("recommendations", frozenset({SCOPE_READ_ANY}))
+    end_user = Principal("u1", frozenset())
+    assert route_class("GET", "/v1/users/u1/watchlist", service) == "service"
+    assert route_class("POST", "/v1/users/u1/watchlist", service) == "service"
+    assert route_class("GET", "/v1/users/u1/watchlist", end_user) == "reads"
+
+
+async def test_a_service_token_has_its_own_budget_not_a_users(
+    make_client: ClientFactory, settings: Settings
+) -> None:
+    user = new_user(settings)
+    service = bearer(settings, "svc-" + uuid.uuid4().hex, scopes=[SCOPE_READ_ANY])
+    async with make_client(rate_limit_reads="2/minute", rate_limit_service="5/minute") as client:
+        # Five reads of the user's list by the service: more than the user's own read budget.
+        statuses = [
+            (await client.get(f"/v1/users/{user.id}/watchlist", headers=service)).status_code for _ in range(6)
+        ]
+        assert statuses == [200] * 5 + [429]
+        refused = await client.get(f"/v1/users/{user.id}/watchlist", headers=service)
+        assert refused.headers["ratelimit-limit"] == "5"
+        # The user's own budget was not touched by the service's reads.
+        own = await client.get("/v1/watchlist", headers=user.headers)
+        assert own.status_code == 200
+        assert own.headers["ratelimit-remaining"] == "1"
 
 
 async def test_writes_are_limited_per_user_with_headers(
