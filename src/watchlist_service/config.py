@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     rate_limit_writes: str = "300/minute"
     rate_limit_catalog: str = "600/minute"
     rate_limit_service: str = Field(
-        default="60000/minute", description="per service token (watchlist:*:any scopes), all its routes together"
+        default="60000/minute", description="per service token (watchlist:*:any scopes), all routes together"
     )
     rate_limit_failed_auth: str = "30/minute"
     trusted_proxies: list[str] = Field(

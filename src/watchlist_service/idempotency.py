@@ -17,10 +17,9 @@ import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from loguru import logger
-from redis.exceptions import RedisError
 
 from watchlist_service.breaker import CircuitBreaker
-from watchlist_service.errors import BodyTooLarge, DomainError, InvalidRequest
+from watchlist_service.errors import REDIS_ERRORS, BodyTooLarge, DomainError, InvalidRequest
 
 HEADER = b"idempotency-key"
 KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -160,7 +159,7 @@ async def _claim(redis: Any, breaker: CircuitBreaker, key: str, fingerprint: str
                 return True
             raw = await redis.get(key)
             breaker.record_success()
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             breaker.record_failure()
             logger.warning("idempotency unavailable (Redis): {!r}", exc)
             return False
@@ -176,7 +175,7 @@ async def _settle(redis: Any, breaker: CircuitBreaker, key: str, record: _Record
             await redis.set(key, _encoder.encode(record), ex=TTL_S)
         else:
             await redis.delete(key)
-    except (RedisError, OSError) as exc:
+    except REDIS_ERRORS as exc:
         breaker.record_failure()
         logger.warning("idempotency record not stored (Redis): {!r}", exc)
 

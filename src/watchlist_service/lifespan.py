@@ -29,6 +29,7 @@ from watchlist_service.catalog.limiter import OutboundLimiter
 from watchlist_service.catalog.schemas import MAX_OFFSET
 from watchlist_service.catalog.service import CatalogService
 from watchlist_service.config import Settings
+from watchlist_service.errors import REDIS_ERRORS
 from watchlist_service.metrics import MongoCommandMetrics
 from watchlist_service.ratelimit import RateLimits
 from watchlist_service.security import TokenVerifier
@@ -88,7 +89,7 @@ async def load_slot_map(redis: RedisClient) -> None:
         return
     try:
         await redis.initialize()
-    except (RedisError, OSError) as exc:
+    except REDIS_ERRORS as exc:
         logger.warning("Redis Cluster slot map not loaded at start-up: {!r}", exc)
 
 

@@ -34,11 +34,10 @@ async def test_a_service_token_has_its_own_budget_not_a_users(
     service = bearer(settings, "svc-" + uuid.uuid4().hex, scopes=[SCOPE_READ_ANY])
     async with make_client(rate_limit_reads="2/minute", rate_limit_service="5/minute") as client:
         # Five reads of the user's list by the service: more than the user's own read budget.
-        statuses = [
-            (await client.get(f"/v1/users/{user.id}/watchlist", headers=service)).status_code for _ in range(6)
-        ]
+        path = f"/v1/users/{user.id}/watchlist"
+        statuses = [(await client.get(path, headers=service)).status_code for _ in range(6)]
         assert statuses == [200] * 5 + [429]
-        refused = await client.get(f"/v1/users/{user.id}/watchlist", headers=service)
+        refused = await client.get(path, headers=service)
         assert refused.headers["ratelimit-limit"] == "5"
         # The user's own budget was not touched by the service's reads.
         own = await client.get("/v1/watchlist", headers=user.headers)

@@ -414,3 +414,23 @@ async def test_fifty_concurrent_adds_on_two_server_processes(
             server.stop()
         for server in servers:
             assert server.process.poll() is not None
+
+
+async def test_a_cluster_unreachable_at_start_up_does_not_stop_the_service(
+    make_client: ClientFactory, user: User
+) -> None:
+    # Nothing listens on port 9: the slot map cannot be loaded; lists are served from MongoDB without the
+    # cache, and readiness says Redis is down.
+    unreachable = {"redis_cluster": True, "redis_url": "redis://127.0.0.1:9/0", "redis_timeout_ms": 50}
+    async with make_client(**unreachable) as client:
+        added = await client.post("/v1/watchlist", json={"contentId": "movie:550"}, headers=user.headers)
+        assert added.status_code == 201, added.text
+        page = await client.get("/v1/watchlist", headers=user.headers)
+        assert [item["contentId"] for item in page.json()["items"]] == ["movie:550"]
+        ready = await client.get("/v1/health/ready")
+        assert ready.json()["redis"] != "ok"
+        # What needs Redis says so: a socket ticket is 503 with Retry-After, not a 500.
+        ticket = await client.post("/v1/watchlist/events/ticket", headers=user.headers)
+        assert ticket.status_code == 503, ticket.text
+        assert "retry-after" in ticket.headers
+        assert (await client.get("/v1/health/live")).status_code == 200

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Final, Literal, TypeVar
 
 from loguru import logger
-from redis.exceptions import RedisError
 
 from watchlist_service.breaker import CircuitBreaker
+from watchlist_service.errors import REDIS_ERRORS
 from watchlist_service.metrics import CACHE_EVENTS
 from watchlist_service.watchlist.cache import RedisClient
 
@@ -201,13 +201,13 @@ class TmdbCache:
             return False
         try:
             return bool(await self._redis.ping())
-        except (RedisError, OSError, TimeoutError):
+        except REDIS_ERRORS:
             return False
 
     async def _call(self, op: Callable[[], Awaitable[T]]) -> tuple[bool, T | None]:
         try:
             result = await op()
-        except (TimeoutError, RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             self._breaker.record_failure()
             CACHE_EVENTS.labels("tmdb", "error").inc()
             logger.debug("redis call failed: {!r}", exc)

@@ -22,9 +22,9 @@ from collections import deque
 from typing import Final
 
 from loguru import logger
-from redis.exceptions import RedisError
 
 from watchlist_service.breaker import CircuitBreaker
+from watchlist_service.errors import REDIS_ERRORS
 from watchlist_service.watchlist.cache import RedisClient
 
 RATE_LIMIT_KEY: Final = "tmdb:ratelimit"
@@ -106,7 +106,7 @@ class OutboundLimiter:
         if self._script is not None and self._breaker.allows():
             try:
                 wait_ms = await self._script(keys=[self._key], args=[self._limit, self._window_ms])
-            except (RedisError, OSError, TimeoutError) as exc:
+            except REDIS_ERRORS as exc:
                 self._breaker.record_failure()
                 if not self._warned:
                     logger.warning(

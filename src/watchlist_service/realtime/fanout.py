@@ -20,9 +20,9 @@ from loguru import logger
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 
 from watchlist_service.breaker import CircuitBreaker
+from watchlist_service.errors import REDIS_ERRORS
 from watchlist_service.metrics import WS_PUBLISHED
 from watchlist_service.watchlist.schemas import ListEvent
 
@@ -219,7 +219,7 @@ class ResilientPubSubBackend(RedisChannelsPubSubBackend):
             await self._has_subscribed.wait()
             try:
                 message = await self._pub_sub.get_message(ignore_subscribe_messages=False, timeout=1.0)
-            except (RedisError, OSError) as exc:
+            except REDIS_ERRORS as exc:
                 if not self._interrupted:
                     logger.warning("realtime pub/sub connection lost ({}); reconnecting", exc)
                 self._interrupted.update(_text(name) for name in self._pub_sub.channels)

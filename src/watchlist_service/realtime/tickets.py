@@ -17,9 +17,8 @@ from typing import Any
 import jwt
 import msgspec
 from msgspec import Struct
-from redis.exceptions import RedisError
 
-from watchlist_service.errors import RealtimeUnavailable, Unauthenticated
+from watchlist_service.errors import REDIS_ERRORS, RealtimeUnavailable, Unauthenticated
 from watchlist_service.security import Principal, TokenVerifier
 from watchlist_service.watchlist.cache import RedisClient
 
@@ -78,7 +77,7 @@ class TicketStore:
         )
         try:
             await self._redis.set(self._key(ticket), msgspec.json.encode(stored), ex=self.ttl_s)
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             raise RealtimeUnavailable("Socket tickets cannot be issued right now") from exc
         return ticket
 
@@ -88,7 +87,7 @@ class TicketStore:
             return None
         try:
             raw = await self._redis.getdel(self._key(ticket))
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             raise RealtimeUnavailable("Socket tickets cannot be checked right now") from exc
         if raw is None:
             return None

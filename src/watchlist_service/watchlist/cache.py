@@ -21,9 +21,9 @@ from typing import TypeVar
 from loguru import logger
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisError
 
 from watchlist_service.breaker import CircuitBreaker
+from watchlist_service.errors import REDIS_ERRORS
 from watchlist_service.metrics import CACHE_EVENTS
 
 T = TypeVar("T")
@@ -128,7 +128,7 @@ class PageCache:
         """Whether Redis answers now."""
         try:
             return bool(await self._redis.ping())
-        except (RedisError, OSError):
+        except REDIS_ERRORS:
             return False
 
     async def _run_invalidate(self, user_id: str, version: int) -> bool:
@@ -158,7 +158,7 @@ class PageCache:
     async def _call(self, op: Callable[[], Awaitable[T]]) -> tuple[bool, T | None]:
         try:
             result = await op()
-        except (TimeoutError, RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             self._breaker.record_failure()
             CACHE_EVENTS.labels("page", "error").inc()
             logger.debug("redis call failed: {!r}", exc)
