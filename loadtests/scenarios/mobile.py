@@ -13,9 +13,11 @@ from urllib.parse import urlencode
 from locust import FastHttpUser, between, task
 
 from loadtests.scenarios.checks import expect, json_body
+from loadtests.scenarios.rampup import record_ramp_up
 from loadtests.scenarios.settings import IdentityPool, LoadTestSettings
 
 SETTINGS = LoadTestSettings.from_env()
+record_ramp_up()
 IDENTITIES = IdentityPool(SETTINGS)
 PAGE_LIMIT = 10
 CONTAINS_BATCH = 20

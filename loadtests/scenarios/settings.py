@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ from watchlist_service.security import mint_token as service_mint_token
 
 DEFAULT_USERS_FILE = Path(".devdata/loadtest-users.jsonl")
 DEFAULT_REPORTS_DIR = Path("loadtests/reports")
+# Where the Locust process writes the ramp-up's totals before it resets its statistics (see rampup.py).
+RAMP_FILE_ENV = "LOAD_TEST_RAMP_FILE"
 # The issuer and audience the service expects by default (WATCHLIST_JWT_ISSUER / WATCHLIST_JWT_AUDIENCE).
 DEV_ISSUER = "watchlist-dev"
 DEV_AUDIENCE = "watchlist"
@@ -52,6 +55,29 @@ def _int(environ: Mapping[str, str], name: str, default: int) -> int:
         raise LoadTestConfigError(f"{name} must be an integer, not {raw!r}") from exc
 
 
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (environ.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise LoadTestConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+_TIMESPAN_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$")
+
+
+def parse_seconds(timespan: str) -> int:
+    """Locust's ``--run-time`` format (``90``, ``90s``, ``2m``, ``1h30m``) in seconds."""
+    match = _TIMESPAN_RE.match(timespan.strip())
+    if not timespan.strip() or match is None:
+        raise LoadTestConfigError(f"LOAD_TEST_DURATION must look like 90s, 2m or 1h30m, not {timespan!r}")
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
 def _dev_secret(environ: Mapping[str, str], dotenv_file: Path) -> str | None:
     """The HMAC secret to mint with: explicit, else the one ``make run`` generated for the service."""
     explicit = environ.get("LOAD_TEST_JWT_SECRET") or environ.get("WATCHLIST_JWT_SECRET")
@@ -77,7 +103,8 @@ class LoadTestSettings:
     think_min_s: float = 0.1
     think_max_s: float = 0.5
     # For loadtests.run (the headless run behind `make loadtest`).
-    duration: str = "60s"
+    duration: str = "60s"  # measured, after the ramp-up when reset_stats
+    reset_stats: bool = True
     users: int = 100
     spawn_rate: float = 20.0
     processes: int = 1
@@ -102,12 +129,14 @@ class LoadTestSettings:
             think_min_s=_float(env, "LOAD_TEST_THINK_MIN_S", defaults.think_min_s),
             think_max_s=_float(env, "LOAD_TEST_THINK_MAX_S", defaults.think_max_s),
             duration=env.get("LOAD_TEST_DURATION", defaults.duration),
+            reset_stats=_bool(env, "LOAD_TEST_RESET_STATS", defaults.reset_stats),
             users=_int(env, "LOAD_TEST_USERS", defaults.users),
             spawn_rate=_float(env, "LOAD_TEST_SPAWN_RATE", defaults.spawn_rate),
             processes=_int(env, "LOAD_TEST_PROCESSES", defaults.processes),
             reports_dir=Path(env.get("LOAD_TEST_REPORTS_DIR", str(defaults.reports_dir))),
             max_failure_ratio=_float(env, "LOAD_TEST_MAX_FAILURE_RATIO", defaults.max_failure_ratio),
         )
+        parse_seconds(settings.duration)  # fails early on a typo
         if not 0 <= settings.think_min_s <= settings.think_max_s:
             raise LoadTestConfigError("need 0 <= LOAD_TEST_THINK_MIN_S <= LOAD_TEST_THINK_MAX_S")
         if settings.random_user_count < 1 or settings.users < 1 or settings.spawn_rate <= 0:

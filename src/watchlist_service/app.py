@@ -103,7 +103,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None,
         compression_config=CompressionConfig(
-            backend="brotli", brotli_gzip_fallback=True, minimum_size=settings.compression_min_bytes
+            backend="brotli",
+            brotli_gzip_fallback=True,
+            minimum_size=settings.compression_min_bytes,
+            brotli_quality=settings.compression_brotli_quality,
+            gzip_compress_level=settings.compression_gzip_level,
         ),
         openapi_config=OpenAPIConfig(
             title="watchlist-service",

@@ -119,7 +119,11 @@ class Settings(BaseSettings):
     # --- HTTP
     max_body_bytes: int = Field(default=64 * 1024, ge=1_024)
     cors_origins: list[str] = Field(default_factory=list)
-    compression_min_bytes: int = Field(default=1_024, ge=0)
+    compression_min_bytes: int = Field(default=1_024, ge=1)
+    # Fast levels: for JSON of a few KiB, brotli 2 is 3.6x cheaper than Litestar's default 5 for 9 % more
+    # bytes, gzip 1 2.4x cheaper than 9 for 6 % more (measured on a /v1/movies page; see the README).
+    compression_brotli_quality: int = Field(default=2, ge=0, le=11)
+    compression_gzip_level: int = Field(default=1, ge=1, le=9)
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     access_log: bool = True
     shutdown_grace_s: int = Field(default=20, ge=0, description="for in-flight requests after the drain")

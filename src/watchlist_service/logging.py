@@ -9,6 +9,7 @@ import sys
 import time
 import traceback
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -18,6 +19,18 @@ from loguru import logger
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 _encoder = msgspec.json.Encoder()
+ACCESS_LOGGER = "watchlist_service.access"
+
+
+class _Output:
+    """How ``configure_logging`` set things up, for the access log's own fast path."""
+
+    json = False
+    info_enabled = True
+
+
+def _write_json(line: dict[str, Any]) -> None:
+    sys.stderr.write(_encoder.encode(line).decode() + "\n")
 
 
 def _json_sink(message: Any) -> None:
@@ -36,7 +49,32 @@ def _json_sink(message: Any) -> None:
         line.update(extra)
     if record["exception"] is not None:
         line["exception"] = "".join(_format_exception(record["exception"]))
-    sys.stderr.write(_encoder.encode(line).decode() + "\n")
+    _write_json(line)
+
+
+def log_access(method: str, path: str, status: int, duration_ms: float, request_id: str) -> None:
+    """One access-log line, in the same JSON shape as every other line.
+
+    Written straight to the JSON output: loguru's record building (frame lookup, timezone-aware time, the
+    handler chain) was 6 % of a busy instance's CPU for this one line per request.
+    """
+    if not _Output.info_enabled:
+        return
+    message = f"{method} {path} {status}"
+    if not _Output.json:
+        logger.info(message, status=status, durationMs=duration_ms)
+        return
+    _write_json(
+        {
+            "ts": datetime.now(UTC).astimezone().isoformat(timespec="milliseconds"),
+            "level": "INFO",
+            "msg": message,
+            "logger": ACCESS_LOGGER,
+            "requestId": request_id,
+            "status": status,
+            "durationMs": duration_ms,
+        }
+    )
 
 
 def _format_exception(exception: Any) -> list[str]:
@@ -57,6 +95,8 @@ class _InterceptHandler(logging.Handler):
 def configure_logging(level: str, *, json: bool = True) -> None:
     """Replace every sink with one JSON (or plain, for a terminal) sink at ``level``."""
     logger.remove()
+    _Output.json = json
+    _Output.info_enabled = logger.level(level).no <= logger.level("INFO").no
     if json:
         logger.add(_json_sink, level=level, backtrace=False, diagnose=False)
     else:
@@ -102,12 +142,6 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             if self.access_log and scope["type"] == ScopeType.HTTP:
-                logger.info(
-                    "{} {} {}",
-                    scope["method"],
-                    scope["path"],
-                    status,
-                    status=status,
-                    durationMs=round((time.perf_counter() - started) * 1000, 2),
-                )
+                duration_ms = round((time.perf_counter() - started) * 1000, 2)
+                log_access(scope["method"], scope["path"], status, duration_ms, request_id)
             request_id_var.reset(token)

@@ -20,11 +20,13 @@ from loadtests import run
 from loadtests.scenarios.settings import (
     DEV_AUDIENCE,
     DEV_ISSUER,
+    RAMP_FILE_ENV,
     SCOPE_READ_ANY,
     IdentityPool,
     LoadTestConfigError,
     LoadTestSettings,
     mint_token,
+    parse_seconds,
     read_users_file,
 )
 
@@ -115,6 +117,7 @@ def test_settings_defaults_and_overrides(tmp_path: Path) -> None:
     assert defaults.users_file == Path(".devdata/loadtest-users.jsonl")
     assert defaults.jwt_secret is None
     assert defaults.duration == "60s"
+    assert defaults.reset_stats is True
     assert defaults.max_failure_ratio == 0.001
 
     settings = LoadTestSettings.from_env(
@@ -126,6 +129,7 @@ def test_settings_defaults_and_overrides(tmp_path: Path) -> None:
             "LOAD_TEST_THINK_MIN_S": "0",
             "LOAD_TEST_THINK_MAX_S": "0",
             "LOAD_TEST_SERVICE_TOKEN": "abc",
+            "LOAD_TEST_RESET_STATS": "false",
         },
         dotenv_file=tmp_path / ".env",
     )
@@ -133,6 +137,7 @@ def test_settings_defaults_and_overrides(tmp_path: Path) -> None:
     assert (settings.users, settings.spawn_rate, settings.duration) == (300, 50.0, "2m")
     assert (settings.think_min_s, settings.think_max_s) == (0.0, 0.0)
     assert settings.service_token == "abc"
+    assert settings.reset_stats is False
 
 
 @pytest.mark.parametrize(
@@ -142,11 +147,21 @@ def test_settings_defaults_and_overrides(tmp_path: Path) -> None:
         {"LOAD_TEST_USERS": "0"},
         {"LOAD_TEST_THINK_MIN_S": "2", "LOAD_TEST_THINK_MAX_S": "1"},
         {"LOAD_TEST_SPAWN_RATE": "-1"},
+        {"LOAD_TEST_DURATION": "a minute"},
+        {"LOAD_TEST_DURATION": ""},
+        {"LOAD_TEST_RESET_STATS": "maybe"},
     ],
 )
 def test_settings_refuse_nonsense(environ: dict[str, str], tmp_path: Path) -> None:
     with pytest.raises(LoadTestConfigError):
         LoadTestSettings.from_env(environ, dotenv_file=tmp_path / ".env")
+
+
+@pytest.mark.parametrize(
+    ("timespan", "seconds"), [("90", 90), ("90s", 90), ("2m", 120), ("1h30m", 5400), ("1m30s", 90)]
+)
+def test_durations_read_like_locusts_run_time(timespan: str, seconds: int) -> None:
+    assert parse_seconds(timespan) == seconds
 
 
 def test_the_secret_falls_back_to_the_dev_stack_env_file(tmp_path: Path) -> None:
@@ -252,7 +267,8 @@ def test_the_command_runs_headless_for_the_configured_time(tmp_path: Path) -> No
         "--headless",
         "--users 300",
         "--spawn-rate 50",
-        "--run-time 90s",
+        "--run-time 97s",  # 90 s measured after a 300 / 50 = 6 s ramp-up (+1 s)
+        "--reset-stats",
         f"--csv {tmp_path}/locust",
         f"--html {tmp_path}/locust.html",
         "--exit-code-on-error 0",
@@ -260,14 +276,23 @@ def test_the_command_runs_headless_for_the_configured_time(tmp_path: Path) -> No
     ):
         assert part in joined
     assert "--processes" not in run.locust_command(LoadTestSettings(), tmp_path)
+    unreset = " ".join(run.locust_command(LoadTestSettings(duration="1m30s", reset_stats=False), tmp_path))
+    assert "--run-time 90s" in unreset
+    assert "--reset-stats" not in unreset
 
 
 def test_main_exits_on_the_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     settings = LoadTestSettings(reports_dir=tmp_path)
 
-    def locust_writing(requests: int, failures: int, returncode: int = 0) -> Callable[[list[str]], int]:
-        def fake(command: list[str]) -> int:
+    def locust_writing(
+        requests: int, failures: int, returncode: int = 0, ramp_up: tuple[int, int] | None = None
+    ) -> Callable[[list[str], dict[str, str]], int]:
+        def fake(command: list[str], env: dict[str, str]) -> int:
             stats_csv(tmp_path / "locust_stats.csv", requests, failures)
+            if ramp_up is not None:
+                Path(env[RAMP_FILE_ENV]).write_text(
+                    json.dumps({"users": 10, "requests": ramp_up[0], "failures": ramp_up[1]})
+                )
             (tmp_path / "locust_failures.csv").write_text(
                 "Method,Name,Error,Occurrences\nGET,/v1/movies,boom,3\n" if failures else ""
             )
@@ -279,5 +304,10 @@ def test_main_exits_on_the_verdict(tmp_path: Path, capsys: pytest.CaptureFixture
     assert run.main(settings, locust_writing(5_000, 50)) == 1
     assert "3 x GET /v1/movies: boom" in capsys.readouterr().out
     assert run.main(settings, locust_writing(5_000, 0, returncode=2)) == 2
+    # Failures while users were still starting count too, though the statistics were reset after them.
+    assert run.main(settings, locust_writing(5_000, 0, ramp_up=(400, 0))) == 0
+    assert "ramp-up before that: 400 requests, 0 failed" in capsys.readouterr().out
+    assert run.main(settings, locust_writing(5_000, 0, ramp_up=(400, 5))) == 1
+    assert "during the ramp-up" in capsys.readouterr().out
     # A crashed Locust leaves no report, and a previous run's report is never judged instead.
-    assert run.main(settings, lambda command: 0) == 1
+    assert run.main(settings, lambda command, env: 0) == 1
