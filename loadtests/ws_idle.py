@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="watchlist-ws-idle-") as tmp, ExitStack() as stack:
         work = Path(tmp)
         secret = secrets.token_urlsafe(48)
-        settings = Settings(_env_file=None, jwt_secret=secret)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, jwt_secret=secret)
         mongod = start_mongod(work / "mongo")
         stack.callback(mongod.stop)
         redis = start_redis(work / "redis")

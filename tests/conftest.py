@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,7 +88,7 @@ def make_settings(backends: Backends, **overrides: Any) -> Settings:
         **GENEROUS_RATE_LIMITS,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture(scope="session")
@@ -120,7 +120,9 @@ async def serve_in_process(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
         waiter.cancel()
         await task  # start-up failed: raise its error
     try:
-        transport = httpx.ASGITransport(app=app)
+        # httpx types an ASGI app with plain mappings, Litestar with its own scope and event TypedDicts.
+        asgi_app: Callable[..., Awaitable[None]] = app
+        transport = httpx.ASGITransport(app=asgi_app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
     finally:

@@ -39,6 +39,6 @@ def _write_ramp_totals(user_count: int, **_: Any) -> None:
 def record_ramp_up() -> None:
     """Register the listeners (once, however often it is called)."""
     if not _state.get("registered"):
-        events.init.add_listener(_remember_environment)
-        events.spawning_complete.add_listener(_write_ramp_totals)
+        events.init.add_listener(_remember_environment)  # type: ignore[no-untyped-call]
+        events.spawning_complete.add_listener(_write_ramp_totals)  # type: ignore[no-untyped-call]
         _state["registered"] = True

@@ -156,7 +156,7 @@ def mint_token(
     ttl_s: int = MINTED_TOKEN_TTL_S,
 ) -> str:
     """An HS256 token the development service accepts (signed by the service's own ``mint_token``)."""
-    settings = Settings(_env_file=None, jwt_secret=secret, jwt_issuer=issuer, jwt_audience=audience)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, jwt_secret=secret, jwt_issuer=issuer, jwt_audience=audience)
     return service_mint_token(settings, sub, scopes=list(scopes), ttl_s=ttl_s)
 
 

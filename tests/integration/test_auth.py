@@ -23,7 +23,7 @@ from watchlist_service.config import Settings
 from watchlist_service.security import SCOPE_READ_ANY, SCOPE_WRITE_ANY
 
 
-def claims(sub: str = "alice", **overrides: Any) -> dict[str, Any]:
+def claims(sub: str | None = "alice", **overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     values: dict[str, Any] = {
         "sub": sub,
@@ -211,7 +211,9 @@ class _JwksHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def jwks_server(rsa_keys: tuple[str, str]) -> Iterator[str]:
     _, public = rsa_keys
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(serialization.load_pem_public_key(public.encode())))
+    key = serialization.load_pem_public_key(public.encode())
+    assert isinstance(key, rsa.RSAPublicKey)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key))
     jwk.update({"kid": "key-1", "use": "sig", "alg": "RS256"})
     _JwksHandler.body = json.dumps({"keys": [jwk]}).encode()
     _JwksHandler.hits = 0
@@ -242,6 +244,6 @@ async def test_jwks_url(make_client: ClientFactory, rsa_keys: tuple[str, str], j
 
 def test_settings_refuse_mixed_algorithm_families() -> None:
     with pytest.raises(ValueError, match="all HMAC or all public-key"):
-        Settings(_env_file=None, jwt_algorithms=["HS256", "RS256"], jwt_secret=TEST_SECRET)  # type: ignore[call-arg]
+        Settings(_env_file=None, jwt_algorithms=["HS256", "RS256"], jwt_secret=TEST_SECRET)
     with pytest.raises(ValueError, match="at least 32"):
-        Settings(_env_file=None, jwt_secret="short")  # type: ignore[call-arg]
+        Settings(_env_file=None, jwt_secret="short")

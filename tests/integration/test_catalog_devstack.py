@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import httpx
@@ -57,7 +58,7 @@ def test_a_token_that_begins_with_a_dash_is_passed_intact(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # token_urlsafe() begins with "-" one time in 64; argparse would have taken it for an option.
-    monkeypatch.setattr(stack_module.secrets, "token_urlsafe", lambda _n: "-dash-led-token-" + "x" * 32)
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda _n: "-dash-led-token-" + "x" * 32)
     process, token = stack_module.start_fake_tmdb(tmp_path)
     try:
         assert token.startswith("-")

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Iterator
+from typing import TypedDict
 
 import httpx
 import pytest
@@ -22,12 +23,22 @@ RATE_LIMIT = 20
 DEADLINE_S = 3
 
 
+class CatalogEnv(TypedDict):
+    """The environment the catalog servers are started with (``start_server``'s ``**env``)."""
+
+    WATCHLIST_TMDB_BASE_URL: str
+    WATCHLIST_TMDB_TOKEN: str
+    WATCHLIST_TMDB_RATE_LIMIT_PER_S: str
+    WATCHLIST_TMDB_DEADLINE_S: str
+    WATCHLIST_TMDB_RATE_MARGIN_MS: str
+
+
 @pytest.fixture(scope="module")
 def catalog_servers(
     settings: Settings, fake_tmdb: FakeTmdb, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[ServerProcess]]:
     log_dir = tmp_path_factory.mktemp("catalog-servers")
-    env = {
+    env: CatalogEnv = {
         "WATCHLIST_TMDB_BASE_URL": fake_tmdb.url,
         "WATCHLIST_TMDB_TOKEN": TMDB_TOKEN,
         "WATCHLIST_TMDB_RATE_LIMIT_PER_S": str(RATE_LIMIT),

@@ -46,7 +46,7 @@ async def make_stale(redis: Redis, name: str) -> None:
     """Age a cached answer past its freshness (as if its TTL had run out), keeping it in Redis."""
     key = "tmdb:{" + name + "}"
     raw = await redis.get(key)
-    assert raw is not None, key
+    assert isinstance(raw, bytes), key  # present, and not decoded by the client
     entry = Entry.decode(raw)
     assert entry is not None
     await redis.set(key, Entry(entry.status, int(time.time() * 1000) - 1, entry.body).encode(), keepttl=True)
@@ -104,6 +104,7 @@ async def test_tmdb_faults_stale_is_served_uncached_is_503_in_time_then_recovery
         async def refreshed() -> bool:
             assert (await client.get("/v1/movies/550", headers=user.headers)).status_code == 200
             raw = await tmdb_redis.get("tmdb:{movie:550}")
+            assert not isinstance(raw, str)  # the client does not decode responses
             entry = Entry.decode(raw) if raw else None
             return entry is not None and entry.fresh
 
@@ -174,8 +175,9 @@ async def test_the_breaker_opens_fails_fast_and_closes_again(
         assert fake_tmdb.counters()["total"] == calls  # open: TMDb is left alone
 
         fake_tmdb.clear_faults()
-        assert catalog_service(client)._client is not None
-        breaker = catalog_service(client)._client.breaker
+        tmdb_client = catalog_service(client)._client
+        assert tmdb_client is not None
+        breaker = tmdb_client.breaker
 
         async def closed_and_serving() -> bool:
             return (await client.get("/v1/movies/550", headers=user.headers)).status_code == 200

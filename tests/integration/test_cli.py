@@ -157,7 +157,7 @@ def test_dev_stack_serves_shares_with_a_second_instance_and_leaves_no_orphans(
 
     # A second instance started in the project directory with the printed URIs shares data and cache,
     # and `token` run there signs with the same secret.
-    settings = Settings(_env_file=project / ".env")  # type: ignore[call-arg]
+    settings = Settings(_env_file=project / ".env")
     second = start_server(
         settings,
         project,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 import pytest
@@ -34,6 +34,13 @@ from watchlist_service.realtime.tickets import TicketStore
 from watchlist_service.security import mint_token
 
 pytestmark = pytest.mark.slow
+
+
+class SocketQuery(TypedDict, total=False):
+    """Query parameters of a socket URL (``open_socket``'s ``**query``)."""
+
+    ticket: str
+    token: str
 
 
 def without_request_id(body: dict[str, Any]) -> dict[str, Any]:
@@ -255,7 +262,7 @@ async def test_bad_or_missing_credentials_close_with_4401_before_anything_is_sen
     _, b = two_servers
     user = new_user(settings)
     wrong_secret = settings.model_copy(update={"jwt_secret": SecretStr("y" * 48)})
-    attempts: list[tuple[dict[str, str], dict[str, str | int]]] = [
+    attempts: list[tuple[dict[str, str], SocketQuery]] = [
         ({}, {}),
         ({"Authorization": "Bearer not-a-token"}, {}),
         ({"Authorization": "Basic dXNlcjpwYXNz"}, {}),

@@ -73,7 +73,7 @@ async def slot_owners(cluster: RedisClusterNodes) -> dict[int, int]:
     """Slot -> the port of the master that serves it, as the cluster itself reports."""
     owners: dict[int, int] = {}
     async with Redis(port=cluster.ports[0]) as node:
-        for start, end, master, *_ in await node.execute_command("CLUSTER SLOTS"):
+        for start, end, master, *_ in await node.execute_command("CLUSTER SLOTS"):  # type: ignore[no-untyped-call]
             for slot in range(int(start), int(end) + 1):
                 owners[slot] = int(master[1])
     return owners
@@ -176,7 +176,7 @@ async def test_page_keys_of_a_user_share_one_slot_on_the_node_that_owns_it(
         assert on_nodes[owner] == expected
         assert all(not keys for port, keys in on_nodes.items() if port != owner)
         async with Redis(port=owner) as node:
-            in_slot = await node.execute_command("CLUSTER GETKEYSINSLOT", slot, 100)
+            in_slot = await node.execute_command("CLUSTER GETKEYSINSLOT", slot, 100)  # type: ignore[no-untyped-call]
         assert {k.decode() if isinstance(k, bytes) else k for k in in_slot} >= expected
 
 
@@ -196,7 +196,7 @@ async def test_a_cached_page_is_served_and_invalidation_drops_every_page(
             await client.get("/v1/watchlist", headers=h)
             # A hit answers from the cluster: prove it with a marker planted in the cached body.
             cached = await cluster_redis.get(f"{tag}:1:10")
-            assert cached is not None
+            assert isinstance(cached, bytes)  # the client does not decode responses
             await cluster_redis.set(f"{tag}:1:10", cached.replace(b'"movie:1"', b'"movie:424242"'))
             served = (await client.get("/v1/watchlist", headers=h)).json()
             assert served["items"][0]["contentId"] == "movie:424242"
@@ -287,7 +287,7 @@ async def test_stale_set_race_cannot_store_an_old_page(
         assert [i["contentId"] for i in fresh.json()["items"]] == ["movie:2", "movie:1"]
         # The fill is awaited inside the request: the fresh page is in the cluster now.
         cached = await cluster_redis.get("{" + user.id + "}:mylist:1:10")
-        assert cached is not None
+        assert isinstance(cached, bytes)  # the client does not decode responses
         assert cached.split(b"\n", 1)[1] == fresh.content
 
 
@@ -313,7 +313,7 @@ async def test_catalog_cache_single_flight_and_rate_limit_on_the_cluster(
             assert len({r.content for r in responses}) == 1
         assert fake_tmdb.counters()["paths"] == CATALOG_UPSTREAM_CALLS
         raw = await cluster_redis.get("tmdb:{movie:550}")
-        assert raw is not None
+        assert isinstance(raw, bytes)  # the client does not decode responses
         await cluster_redis.set("tmdb:{movie:550}", raw.replace(b'"Fight Club"', b'"Planted Title"', 1))
         assert (await client.get("/v1/movies/550", headers=user.headers)).json()["title"] == "Planted Title"
     on_nodes = await keys_per_node(cluster, "tmdb:*")
@@ -377,7 +377,7 @@ async def test_list_events_reach_subscribers_on_every_node(
             assert message["data"].startswith(b'{"event":"item.added","version":1')
     finally:
         for pubsub in subscribers:
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
 async def test_fifty_concurrent_adds_on_two_server_processes(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from loguru import logger
 
@@ -67,8 +69,8 @@ def test_offsets_past_the_last_tmdb_page_are_rejected_even_when_signed(codec: Cu
         codec.decode(SCOPE, codec.encode(SCOPE, 10_000))
 
 
-def _settings(**values: object) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+def _settings(**values: Any) -> Settings:
+    return Settings(_env_file=None, **values)
 
 
 def test_the_secret_is_configured_or_derived_from_the_jwt_secret() -> None:

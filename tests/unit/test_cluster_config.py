@@ -25,7 +25,7 @@ def block(text: str, opening: str) -> str:
 
 def test_nginx_drops_idle_upstream_connections_before_uvicorn_does(tmp_path: Path) -> None:
     """Otherwise nginx reuses a connection uvicorn is closing: a reset, a 502, an instance marked down."""
-    settings = Settings(_env_file=None, jwt_secret="x" * 40)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, jwt_secret="x" * 40)
     uvicorn_idle = _uvicorn_kwargs(settings).get(
         "timeout_keep_alive", uvicorn.Config(app="x:y").timeout_keep_alive
     )

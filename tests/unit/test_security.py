@@ -15,7 +15,7 @@ from watchlist_service.security import Principal, TokenVerifier, mint_token
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(_env_file=None, jwt_secret=TEST_SECRET, jwt_leeway_s=0)  # type: ignore[call-arg]
+    return Settings(_env_file=None, jwt_secret=TEST_SECRET, jwt_leeway_s=0)
 
 
 async def test_a_verified_token_is_remembered(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,7 +47,7 @@ async def test_a_remembered_token_is_checked_again_once_expired(
     async def expired(raw: str) -> tuple[Principal, float]:
         raise Unauthenticated("expired")
 
-    monkeypatch.setattr(security.time, "time", lambda: later)
+    monkeypatch.setattr(time, "time", lambda: later)
     monkeypatch.setattr(verifier, "_verify", expired)
     with pytest.raises(Unauthenticated):
         await verifier.verify(token)
