@@ -16,7 +16,7 @@ import jwt
 import pytest
 from dotenv import dotenv_values
 
-from tests.conftest import TEST_SECRET, Backends, start_server
+from tests.conftest import TEST_SECRET, Backends, start_server, stop_process
 from watchlist_service.cli import ensure_dev_env
 from watchlist_service.config import Settings
 from watchlist_service.devstack.processes import free_port, pid_alive
@@ -134,12 +134,7 @@ def dev_stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str,
                 time.sleep(0.2)
         yield process, printed, port, tmp_path
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_process(process, signal.SIGINT, timeout_s=30)
         if process.stdout is not None:
             process.stdout.close()
 

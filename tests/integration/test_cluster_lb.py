@@ -22,7 +22,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.conftest import bearer, new_user, server_env
+from tests.conftest import bearer, new_user, server_env, stop_process
 from watchlist_service.config import Settings
 from watchlist_service.devstack.cluster import READY_MARKER, ClusterError, find_nginx
 from watchlist_service.devstack.processes import free_port, pid_alive
@@ -91,13 +91,7 @@ def cluster(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
         assert len(instances) == 2
         yield RunningCluster(process, values["BALANCER"], instances, output)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop_process(process, signal.SIGINT, timeout_s=60)
         assert process.stdout is not None
         process.stdout.close()
 

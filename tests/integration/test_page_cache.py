@@ -13,9 +13,9 @@ import pytest
 from redis.asyncio import Redis
 
 from tests.conftest import ClientFactory, User, new_user
+from tests.integration.cache_support import page_cache, race_a_reader_against_a_write
 from watchlist_service.config import Settings
 from watchlist_service.devstack.processes import start_redis
-from watchlist_service.watchlist.cache import PageCache
 
 
 @pytest.fixture
@@ -29,11 +29,6 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
 
 async def user_keys(redis: Redis, user: User) -> set[str]:
     return {key.decode() async for key in redis.scan_iter(match="{" + user.id + "}:mylist:*")}
-
-
-def page_cache(client: httpx.AsyncClient) -> PageCache:
-    cache: PageCache = client._transport.app.state.page_cache  # type: ignore[attr-defined]
-    return cache
 
 
 async def test_keys_follow_the_documented_layout(
@@ -112,29 +107,7 @@ async def test_stale_set_race_cannot_store_an_old_page(
     """A reader paused between its database read and its cache fill, while a write is acknowledged, must not
     leave its old page in the cache: the next read shows the write."""
     await app_client.post("/v1/watchlist", json={"contentId": "movie:1"}, headers=user.headers)
-    cache = page_cache(app_client)
-    original_fill = cache.fill
-    reader_has_read, resume_reader = asyncio.Event(), asyncio.Event()
-    fill_results: list[bool] = []
-
-    async def paused_fill(user_id: str, key: str, version: int, body: bytes) -> bool:
-        if user_id == user.id:
-            reader_has_read.set()
-            await resume_reader.wait()
-        stored = await original_fill(user_id, key, version, body)
-        fill_results.append(stored)
-        return stored
-
-    cache.fill = paused_fill  # type: ignore[method-assign]
-    try:
-        reader = asyncio.create_task(app_client.get("/v1/watchlist", headers=user.headers))
-        await reader_has_read.wait()
-        write = await app_client.post("/v1/watchlist", json={"contentId": "movie:2"}, headers=user.headers)
-        assert write.status_code == 201
-        resume_reader.set()
-        old_page = await reader
-    finally:
-        cache.fill = original_fill  # type: ignore[method-assign]
+    old_page, fill_results = await race_a_reader_against_a_write(app_client, user)
     assert [i["contentId"] for i in old_page.json()["items"]] == ["movie:1"]  # read before the write
     assert fill_results == [False]  # ... and refused by the cache
     assert await redis.exists("{" + user.id + "}:mylist:1:10") == 0

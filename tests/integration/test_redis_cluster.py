@@ -21,6 +21,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
 from tests.conftest import ClientFactory, User, bearer, start_server
+from tests.integration.cache_support import page_cache, race_a_reader_against_a_write
 from tests.integration.catalog_support import CatalogClientFactory, FakeTmdb
 from watchlist_service.config import Settings
 from watchlist_service.devstack.redis_cluster import (
@@ -29,7 +30,6 @@ from watchlist_service.devstack.redis_cluster import (
     start_redis_cluster,
 )
 from watchlist_service.realtime.fanout import channel_for
-from watchlist_service.watchlist.cache import PageCache
 
 pytest_plugins = ["tests.integration.catalog_fixtures"]
 pytestmark = [
@@ -99,11 +99,6 @@ async def keys_per_node(cluster: RedisClusterNodes, pattern: str) -> dict[int, s
         async with Redis(port=port) as node:
             found[port] = {key.decode() async for key in node.scan_iter(match=pattern)}
     return found
-
-
-def page_cache(client: httpx.AsyncClient) -> PageCache:
-    cache: PageCache = client._transport.app.state.page_cache  # type: ignore[attr-defined]
-    return cache
 
 
 async def test_the_cluster_is_three_masters_and_the_service_uses_the_cluster_client(
@@ -257,29 +252,7 @@ async def test_stale_set_race_cannot_store_an_old_page(
     (user, *_) = await users_on_every_node(cluster, settings)
     async with cluster_client() as client:
         await client.post("/v1/watchlist", json={"contentId": "movie:1"}, headers=user.headers)
-        cache = page_cache(client)
-        original_fill = cache.fill
-        reader_has_read, resume_reader = asyncio.Event(), asyncio.Event()
-        fill_results: list[bool] = []
-
-        async def paused_fill(user_id: str, key: str, version: int, body: bytes) -> bool:
-            if user_id == user.id:
-                reader_has_read.set()
-                await resume_reader.wait()
-            stored = await original_fill(user_id, key, version, body)
-            fill_results.append(stored)
-            return stored
-
-        cache.fill = paused_fill  # type: ignore[method-assign]
-        try:
-            reader = asyncio.create_task(client.get("/v1/watchlist", headers=user.headers))
-            await reader_has_read.wait()
-            write = await client.post("/v1/watchlist", json={"contentId": "movie:2"}, headers=user.headers)
-            assert write.status_code == 201
-            resume_reader.set()
-            old_page = await reader
-        finally:
-            cache.fill = original_fill  # type: ignore[method-assign]
+        old_page, fill_results = await race_a_reader_against_a_write(client, user)
         assert [i["contentId"] for i in old_page.json()["items"]] == ["movie:1"]  # read before the write
         assert fill_results == [False]  # ... and refused by the fill script on the cluster
         assert await cluster_redis.exists("{" + user.id + "}:mylist:1:10") == 0
