@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -25,13 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from loadtests.servers import serve_one_worker
-from watchlist_service.config import Settings
-from watchlist_service.devstack.processes import (
-    mongodb_uri,
-    start_mongod,
-    start_redis,
-)
+from loadtests.servers import serve_one_worker, start_backends
 from watchlist_service.devstack.stack import start_fake_tmdb
 from watchlist_service.security import mint_token
 
@@ -253,28 +246,12 @@ def main(argv: list[str] | None = None) -> None:
     hello: dict[str, Result] = {}
     with tempfile.TemporaryDirectory(prefix="watchlist-bench-") as tmp, ExitStack() as stack:
         work = Path(tmp)
-        secret = secrets.token_urlsafe(48)
-        settings = Settings(_env_file=None, jwt_secret=secret)
-        mongod = start_mongod(work / "mongo")
-        stack.callback(mongod.stop)
-        redis = start_redis(work / "redis")
-        stack.callback(redis.stop)
+        settings, base_env = start_backends(work, stack)
         tmdb, tmdb_token = start_fake_tmdb(work)
         stack.callback(tmdb.stop)
-        base_env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHLIST_")}
+        # Limits on (their Redis round trip is measured) but never reached by one wrk client.
         base_env.update(
-            {
-                "WATCHLIST_MONGODB_URI": mongodb_uri(mongod.port),
-                "WATCHLIST_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
-                "WATCHLIST_JWT_SECRET": secret,
-                "WATCHLIST_ACCESS_LOG": "false",
-                "WATCHLIST_LOG_LEVEL": "WARNING",
-                # Limits on (their Redis round trip is measured) but never reached by one wrk client.
-                **{
-                    f"WATCHLIST_RATE_LIMIT_{kind}": "100000000/minute"
-                    for kind in ("READS", "WRITES", "CATALOG")
-                },
-            }
+            {f"WATCHLIST_RATE_LIMIT_{kind}": "100000000/minute" for kind in ("READS", "WRITES", "CATALOG")}
         )
         catalog_env = {
             **base_env,

@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
-import secrets
 import statistics
 import sys
 import tempfile
@@ -28,13 +26,7 @@ from pathlib import Path
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from loadtests.servers import serve_one_worker
-from watchlist_service.config import Settings
-from watchlist_service.devstack.processes import (
-    mongodb_uri,
-    start_mongod,
-    start_redis,
-)
+from loadtests.servers import serve_one_worker, start_backends
 from watchlist_service.security import mint_token
 
 EVENTS_PATH = "/v1/watchlist/events"
@@ -171,22 +163,7 @@ def main(argv: list[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="watchlist-ws-idle-") as tmp, ExitStack() as stack:
         work = Path(tmp)
-        secret = secrets.token_urlsafe(48)
-        settings = Settings(_env_file=None, jwt_secret=secret)
-        mongod = start_mongod(work / "mongo")
-        stack.callback(mongod.stop)
-        redis = start_redis(work / "redis")
-        stack.callback(redis.stop)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHLIST_")}
-        env.update(
-            {
-                "WATCHLIST_MONGODB_URI": mongodb_uri(mongod.port),
-                "WATCHLIST_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
-                "WATCHLIST_JWT_SECRET": secret,
-                "WATCHLIST_ACCESS_LOG": "false",
-                "WATCHLIST_LOG_LEVEL": "WARNING",
-            }
-        )
+        settings, env = start_backends(work, stack)
         tokens = [mint_token(settings, f"idle-{n}", ttl_s=3600) for n in range(args.sockets)]
         with serve_one_worker(env, work) as (base, pid):
             report = asyncio.run(
