@@ -101,6 +101,14 @@ class RateLimits:
         self._breaker.record_success()
         return count <= item.amount, max(0, item.amount - count)
 
+    async def enforce(self, kind: str, user: str) -> tuple[RateLimitItem, int]:
+        """Count one request of class ``kind`` for ``user``: the limit and what is left, else RateLimited."""
+        item = self.classes[kind]
+        allowed, remaining = await self.consume(item, kind, user)
+        if not allowed:
+            raise await _refuse(self, item, kind, user)
+        return item, remaining
+
     async def exhausted(self, item: RateLimitItem, *identifiers: str) -> bool:
         """Whether the counter is already at its limit (without counting this request)."""
         if not self.enabled or not self._breaker.allows():
@@ -188,11 +196,7 @@ class UserRateLimitMiddleware(ASGIMiddleware):
             return
         limits: RateLimits = scope["app"].state.rate_limits
         kind = route_class(str(scope.get("method", "GET")), scope["path"], principal)
-        item = limits.classes[kind]
-        user = principal.sub
-        allowed, remaining = await limits.consume(item, kind, user)
-        if not allowed:
-            raise await _refuse(limits, item, kind, user)
+        item, remaining = await limits.enforce(kind, principal.sub)
         headers = [
             (b"ratelimit-limit", str(item.amount).encode()),
             (b"ratelimit-remaining", str(remaining).encode()),

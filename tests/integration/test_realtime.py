@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 from typing import Any, TypedDict
 
 import httpx
@@ -16,7 +17,7 @@ import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from tests.conftest import ServerProcess, new_user
+from tests.conftest import ServerProcess, new_user, start_server
 from tests.integration.realtime_support import (
     Message,
     closed_with,
@@ -254,6 +255,37 @@ async def test_ops_sent_as_messages_answer_like_rest(
             ("item.added", 4),
         ]
     await still_serving(b, user.headers, "movie:99")
+
+
+async def test_socket_ops_count_against_the_same_rate_limits_as_rest(
+    settings: Settings, tmp_path: Path
+) -> None:
+    server = start_server(settings, tmp_path, WATCHLIST_RATE_LIMIT_WRITES="3/minute")
+    user = new_user(settings)
+    try:
+        async with (
+            httpx.AsyncClient(base_url=server.url, timeout=10, headers=user.headers) as rest,
+            open_socket(server, user.headers) as ws,
+        ):
+            await subscribed(ws)
+            assert (await rest.post("/v1/watchlist", json={"contentId": "movie:550"})).status_code == 201
+            for content_id in ("movie:13", "movie:680"):  # the 2nd and 3rd write of the minute
+                added, _ = await request(ws, "add", contentId=content_id)
+                assert added["status"] == 201
+            refused, _ = await request(ws, "add", contentId="movie:155")
+            assert (refused["status"], refused["body"]["code"]) == (429, 60003)
+            assert 1 <= refused["body"]["retryAfter"] <= 60
+            # One budget for both ways in, and the refused add did not happen.
+            assert (await rest.delete("/v1/watchlist/movie:13")).status_code == 429
+            page, _ = await request(ws, "list")  # reads have their own budget; the socket still serves
+            assert page["status"] == 200
+            assert sorted(i["contentId"] for i in page["body"]["items"]) == [
+                "movie:13",
+                "movie:550",
+                "movie:680",
+            ]
+    finally:
+        server.stop()
 
 
 async def test_bad_or_missing_credentials_close_with_4401_before_anything_is_sent(

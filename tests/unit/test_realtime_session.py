@@ -18,6 +18,7 @@ import pytest
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
 
+from watchlist_service.errors import RateLimited
 from watchlist_service.realtime.fanout import GAP, PING, UserChannels, UserSubscriber, channel_for
 from watchlist_service.realtime.session import SLOW_CONSUMER, Close, Session
 from watchlist_service.watchlist.schemas import Change, Item, ListEvent
@@ -98,7 +99,9 @@ class RecordingTransport:
 
 
 class Harness:
-    def __init__(self, *, queue_size: int = 16, gap_wait_s: float = 0.05) -> None:
+    def __init__(self, *, queue_size: int = 16, gap_wait_s: float = 0.05, refuse: bool = False) -> None:
+        self.counted: list[tuple[str, str]] = []
+        self.refuse = refuse
         self.repo = FeedRepository()
         service = WatchlistService(self.repo, cache=None)  # type: ignore[arg-type]  # only `changes` is used
         plugin = ChannelsPlugin(backend=MemoryChannelsBackend(), arbitrary_channels_allowed=True)
@@ -113,9 +116,15 @@ class Harness:
             gap_wait_s=gap_wait_s,
             max_message_bytes=65_536,
             max_held=queue_size,
+            count=self.count,
         )
         self.subscriber.on_overflow = self.session.on_overflow
         self.result: asyncio.Task[Close | None] | None = None
+
+    async def count(self, method: str, path: str) -> None:
+        self.counted.append((method, path))
+        if self.refuse:
+            raise RateLimited("Too many requests; retry in 7 s", retry_after=7)
 
     def publish(self, raw: bytes) -> bool:
         return self.subscriber.put_nowait(raw)
@@ -275,6 +284,29 @@ async def test_malformed_messages_get_a_problem_reply(
     if field is not None:
         assert field in [error["field"] for error in reply["body"]["errors"]]
     assert reply["requestId"] == (json.loads(message).get("requestId") if message.startswith("{") else None)
+
+
+async def test_ops_are_counted_as_their_rest_requests_and_refused_over_the_limit() -> None:
+    h = Harness(refuse=True)
+    messages: list[dict[str, Any]] = [
+        {"op": "add", "contentId": "movie:1"},
+        {"op": "remove", "contentId": "movie:1"},
+        {"op": "update", "contentId": "tv:2", "watched": True},
+        {"op": "list"},
+    ]
+    for n, message in enumerate(messages):
+        reply = json.loads(await h.session.answer(json.dumps({**message, "requestId": f"r{n}"})))
+        assert (reply["requestId"], reply["status"]) == (f"r{n}", 429)
+        assert (reply["body"]["code"], reply["body"]["retryAfter"]) == (60003, 7)
+    assert h.counted == [
+        ("POST", "/v1/watchlist"),
+        ("DELETE", "/v1/watchlist/movie:1"),
+        ("PATCH", "/v1/watchlist/tv:2"),
+        ("GET", "/v1/watchlist"),
+    ]
+    # A malformed message is refused before it is counted.
+    await h.session.answer("{not json")
+    assert len(h.counted) == 4
 
 
 async def test_channels_of_users_who_left_are_forgotten() -> None:

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
+from functools import partial
 from types import FrameType
 from typing import Any
 
@@ -19,6 +20,7 @@ from watchlist_service.config import Settings
 from watchlist_service.errors import RealtimeUnavailable
 from watchlist_service.lifespan import redis_client
 from watchlist_service.metrics import WS_CLOSES, WS_SOCKETS
+from watchlist_service.ratelimit import RateLimits, route_class
 from watchlist_service.realtime.fanout import PING, ResilientPubSubBackend, UserSubscriber, channel_for
 from watchlist_service.realtime.session import (
     BAD_REQUEST,
@@ -32,7 +34,7 @@ from watchlist_service.realtime.session import (
     Transport,
 )
 from watchlist_service.realtime.tickets import SocketIdentity, TicketStore, authenticate
-from watchlist_service.security import TokenVerifier
+from watchlist_service.security import Principal, TokenVerifier
 from watchlist_service.watchlist.service import WatchlistService
 
 SUBSCRIBE_TIMEOUT_S = 5.0
@@ -63,6 +65,7 @@ class RealtimeHub:
         self.closing = False
         self._service: WatchlistService | None = None
         self._verifier: TokenVerifier | None = None
+        self._limits: RateLimits | None = None
         self._tickets: TicketStore | None = None
 
     @property
@@ -81,6 +84,7 @@ class RealtimeHub:
         """Start heartbeats; on the way out, close every socket with 1001 before pub/sub stops."""
         self._service = app.state.watchlist_service
         self._verifier = app.state.verifier
+        self._limits = app.state.rate_limits
         redis = redis_client(self._settings)
         self._tickets = TicketStore(redis, ttl_s=self._settings.ws_ticket_ttl_s)
         self._all_closed = asyncio.Event()
@@ -134,6 +138,10 @@ class RealtimeHub:
             return GOING_AWAY
         return await self._serve(transport, identity, resume_from)
 
+    async def _count(self, principal: Principal, method: str, path: str) -> None:
+        assert self._limits is not None, "the realtime hub is not started"
+        await self._limits.enforce(route_class(method, path, principal), principal.sub)
+
     async def _serve(self, transport: Transport, identity: SocketIdentity, since: int | None) -> Close | None:
         """Subscribe to the user's channel, run the socket's session; returns the close frame owed."""
         assert self._service is not None, "the realtime hub is not started"
@@ -154,6 +162,7 @@ class RealtimeHub:
             gap_wait_s=self._settings.ws_gap_wait_ms / 1000,
             max_message_bytes=self._settings.max_body_bytes,
             max_held=self._settings.ws_queue_size,
+            count=partial(self._count, identity.principal),
         )
         subscriber.on_overflow = session.on_overflow
         self._sessions.add(session)

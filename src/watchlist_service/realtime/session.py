@@ -55,6 +55,9 @@ WATCHLIST_PATH = "/v1/watchlist"
 EVENTS_PATH = "/v1/watchlist/events"
 _encode = msgspec.json.Encoder().encode
 _SENT = {kind: WS_MESSAGES.labels(kind) for kind in ("event", "catch_up", "resync", "reply", "ping")}
+# Counts one op against the caller's rate limits as the REST request (method, path) it stands for; raises
+# ``RateLimited`` over the limit.
+CountRequest = Callable[[str, str], Awaitable[object]]
 
 
 class PeerGone(Exception):
@@ -97,6 +100,7 @@ class Session:
 
     __slots__ = (
         "_close",
+        "_count",
         "_ended",
         "_floor",
         "_gap_deadline",
@@ -126,8 +130,10 @@ class Session:
         gap_wait_s: float,
         max_message_bytes: int,
         max_held: int,
+        count: CountRequest,
     ) -> None:
         self.user_id = user_id
+        self._count = count
         self.expires_at = expires_at
         self.subscriber = subscriber
         self._transport = transport
@@ -333,11 +339,16 @@ class Session:
             request_id = request_id_of(document)
             op = parse_op(document)
             instance = _instance(op)
+            # Counted like the same REST request: a socket is no way around the rate limits.
+            await self._count(_METHODS[type(op)], instance)
             status, body = await self._execute(op)
         except DomainError as error:
             if error.status >= 500:
                 logger.warning("{} {}: {}", error.status, error.slug, error.detail)
-            status, body = error.status, _encode(problem_body(error, instance))
+            problem = problem_body(error, instance)
+            if error.retry_after is not None:
+                problem["retryAfter"] = error.retry_after  # what REST says in the Retry-After header
+            status, body = error.status, _encode(problem)
         except Exception:
             logger.exception("realtime op failed")
             unexpected = DomainError("The server could not answer this request")
@@ -359,6 +370,9 @@ class Session:
                 )
                 return 200, rendered.body
         raise AssertionError(op)  # pragma: no cover - the union is exhaustive
+
+
+_METHODS: dict[type[Op], str] = {AddOp: "POST", RemoveOp: "DELETE", UpdateOp: "PATCH", ListOp: "GET"}
 
 
 def _instance(op: Op) -> str:
