@@ -7,7 +7,7 @@ from http import HTTPStatus
 from litestar import Litestar, MediaType, get
 from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
-from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig, ResponseSpec
@@ -20,16 +20,25 @@ from watchlist_service.catalog.controller import CatalogController
 from watchlist_service.config import Settings
 from watchlist_service.errors import EXCEPTION_HANDLERS, PROBLEM_JSON, Problem
 from watchlist_service.health import live, ready
-from watchlist_service.lifespan import lifespan
+from watchlist_service.idempotency import IdempotencyMiddleware
 from watchlist_service.logging import RequestContextMiddleware, configure_logging
 from watchlist_service.metrics import LeanPrometheusMiddleware
 from watchlist_service.ratelimit import FailedAuthRateLimitMiddleware, UserRateLimitMiddleware
-from watchlist_service.realtime import RealtimeController, RealtimePlugin
+from watchlist_service.realtime.controller import RealtimeController
+from watchlist_service.resources import Root
+from watchlist_service.routes import READ
 from watchlist_service.security import auth_middleware
 from watchlist_service.watchlist.controller import MyWatchlistController, UserWatchlistController
 
 
-@get("/v1/hello", operation_id="hello", tags=["Operations"], media_type=MediaType.TEXT, sync_to_thread=False)
+@get(
+    "/v1/hello",
+    operation_id="hello",
+    tags=["Operations"],
+    media_type=MediaType.TEXT,
+    sync_to_thread=False,
+    opt=READ,
+)
 def hello() -> str:
     """The cheapest authenticated route: the framework's ceiling for benchmarks."""
     return "hello"
@@ -70,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """Build the application for ``settings`` (read from the environment when omitted)."""
     settings = settings or Settings()
     configure_logging(settings.log_level)
+    root = Root(settings)
     prometheus = PrometheusConfig(
         app_name="watchlist",
         group_path=True,
@@ -88,16 +98,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
             hello,
             MetricsController,
         ],
-        lifespan=[lifespan],
-        # Per app, never shared: a Channels Redis backend cannot be reused after an app restart.
-        plugins=[RealtimePlugin(settings)],
-        state=State({"settings": settings, "ready": False}),
-        # Outer to inner: metrics, failed-authentication limit per IP, authentication, limit per user.
+        lifespan=[root.lifespan],
+        # What handlers are given, from the running app's resources (resources.py).
+        dependencies={
+            "resources": Provide(lambda: root.resources, sync_to_thread=False),
+            "watchlist": Provide(lambda: root.resources.watchlist, sync_to_thread=False),
+            "catalog": Provide(lambda: root.resources.catalog, sync_to_thread=False),
+            "hub": Provide(lambda: root.resources.realtime, sync_to_thread=False),
+        },
+        # Outer to inner: metrics, failed-authentication limit per IP, authentication, limit per user,
+        # idempotency keys (scoped to the caller, on routes that declare them).
         middleware=[
             prometheus.middleware,
-            FailedAuthRateLimitMiddleware(),
-            auth_middleware(),
-            UserRateLimitMiddleware(),
+            FailedAuthRateLimitMiddleware(root),
+            auth_middleware(root),
+            UserRateLimitMiddleware(root),
+            IdempotencyMiddleware(root),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
@@ -128,6 +144,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # answers made outside any route (unknown paths, authentication failures, CORS preflights).
     app.asgi_handler = RequestContextMiddleware(app.asgi_handler, access_log=settings.access_log)
     _document_problems(app)
+    root.attach(app)
     return app
 
 

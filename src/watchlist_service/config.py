@@ -49,7 +49,6 @@ class Settings(BaseSettings):
     changes_kept: int = Field(
         default=200, ge=1, le=5_000, description="change records kept for the delta feed"
     )
-    notes_max_length: int = Field(default=2_000, ge=1)
 
     # --- the page cache
     cache_enabled: bool = True

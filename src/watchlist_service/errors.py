@@ -15,12 +15,6 @@ from litestar.exceptions import (
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from litestar.types import ExceptionHandlersMap
 from loguru import logger
-from redis.exceptions import RedisClusterException, RedisError
-
-# What a Redis call raises when Redis is unreachable, slow or confused: the callers fall back (no cache, no
-# limit) and let their breaker decide when to try again. A cluster client that cannot reach any node raises
-# RedisClusterException, which is not a RedisError.
-REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException, OSError, TimeoutError)
 
 PROBLEM_TYPE_BASE = "https://watchlist.example.com/problems/"
 PROBLEM_JSON = "application/problem+json"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from litestar import Response, get
-from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import SkipValidation
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from msgspec import Struct
 
 from watchlist_service.errors import DatabaseUnavailable
+from watchlist_service.resources import Resources
 
 
 class Health(Struct, omit_defaults=True):
@@ -25,18 +27,21 @@ def live() -> Health:
 
 
 @get("/v1/health/ready", operation_id="ready", tags=["Operations"])
-async def ready(state: State) -> Response[Health]:
+async def ready(
+    # Not validated: a dataclass of clients is not a value msgspec could (or should) check.
+    resources: NamedDependency[SkipValidation[Resources]],
+) -> Response[Health]:
     """MongoDB answers (Redis is a cache: its state is reported, never required)."""
-    if not getattr(state, "ready", False):
+    if not resources.readiness.ready:
         return Response(
             Health(status="stopping"), status_code=HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "1"}
         )
     try:
-        await state.repository.ping()
+        await resources.repository.ping()
         mongodb = "ok"
     except DatabaseUnavailable:
         mongodb = "unavailable"
-    redis = "ok" if await state.page_cache.ping() else "unavailable"
+    redis = "ok" if await resources.page_cache.ping() else "unavailable"
     healthy = mongodb == "ok"
     return Response(
         Health(status="ok" if healthy else "unavailable", mongodb=mongodb, redis=redis),

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from loguru import logger
 
-from watchlist_service.breaker import CircuitBreaker
-from watchlist_service.errors import REDIS_ERRORS, BodyTooLarge, DomainError, InvalidRequest
+from watchlist_service.errors import BodyTooLarge, DomainError, InvalidRequest
+from watchlist_service.infra.redis import RedisGuard, Unavailable
+from watchlist_service.routes import facts_of
+
+if TYPE_CHECKING:
+    from watchlist_service.resources import Root
 
 HEADER = b"idempotency-key"
 KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -61,33 +66,38 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-class IdempotencyMiddleware:
-    """Route middleware for POST handlers; runs after authentication (it scopes keys to the caller)."""
+def record_key(user_id: str, key: str) -> str:
+    """The Redis key of one caller's Idempotency-Key record (under the caller's hash tag)."""
+    return "{" + user_id + "}:idem:" + hashlib.sha256(key.encode()).hexdigest()
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        key = _header(scope, HEADER)
-        if key is None:
-            await self.app(scope, receive, send)
+class IdempotencyMiddleware(ASGIMiddleware):
+    """For POST routes that declare ``idempotent`` (``routes.py``); runs after authentication (keys are
+    scoped to the caller)."""
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, root: Root) -> None:
+        self._root = root
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        """Replay, refuse or run-and-record a request with an ``Idempotency-Key``."""
+        key = _header(scope, HEADER) if scope.get("method") == "POST" else None
+        if key is None or not facts_of(scope).idempotent:
+            await next_app(scope, receive, send)
             return
         if not KEY_RE.match(key):
             raise InvalidRequest(
                 "Idempotency-Key must be 1 to 255 visible ASCII characters",
                 extra={"errors": [{"field": "Idempotency-Key", "message": "invalid"}]},
             )
-        state = scope["app"].state
-        redis, breaker = state.redis, state.redis_breaker
-        body = await _read_body(receive, state.settings.max_body_bytes)
+        resources = self._root.resources
+        redis = resources.requests_redis
+        body = await _read_body(receive, resources.settings.max_body_bytes)
         fingerprint = hashlib.sha256(scope["path"].encode() + b"\n" + body).hexdigest()
-        user = scope["user"].sub
-        record_key = "{" + user + "}:idem:" + hashlib.sha256(key.encode()).hexdigest()
+        stored_at = record_key(scope["user"].sub, key)
 
-        claimed = await _claim(redis, breaker, record_key, fingerprint)
+        claimed = await _claim(redis, stored_at, fingerprint)
         if isinstance(claimed, _Record):
             if claimed.fingerprint != fingerprint:
                 raise IdempotencyKeyReused("The Idempotency-Key was already used with a different request")
@@ -109,10 +119,10 @@ class IdempotencyMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, _replaying(body), send_and_capture)
+            await next_app(scope, _replaying(body), send_and_capture)
         finally:
             if claimed is True:
-                await _settle(redis, breaker, record_key, captured)
+                await _settle(redis, stored_at, captured)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
@@ -146,38 +156,34 @@ def _replaying(body: bytes) -> Receive:
     return receive
 
 
-async def _claim(redis: Any, breaker: CircuitBreaker, key: str, fingerprint: str) -> _Record | bool:
+async def _claim(redis: RedisGuard, key: str, fingerprint: str) -> _Record | bool:
     """``True``: this request runs and records its answer. A record: an earlier request with the key.
     ``False``: Redis is unavailable; the request runs without the guarantee."""
     pending = _encoder.encode(_Record(fingerprint=fingerprint))
+    client = redis.client
     for _ in range(3):  # the record may expire between SET NX and GET: then claim again
-        if not breaker.allows():
+        claimed = await redis(lambda: client.set(key, pending, nx=True, ex=IN_FLIGHT_TTL_S))
+        if claimed is True:
+            return True
+        raw = None if isinstance(claimed, Unavailable) else await redis(lambda: client.get(key))
+        if isinstance(claimed, Unavailable) or isinstance(raw, Unavailable):
+            logger.warning("idempotency unavailable (Redis): the request runs without the guarantee")
             return False
-        try:
-            if await redis.set(key, pending, nx=True, ex=IN_FLIGHT_TTL_S):
-                breaker.record_success()
-                return True
-            raw = await redis.get(key)
-            breaker.record_success()
-        except REDIS_ERRORS as exc:
-            breaker.record_failure()
-            logger.warning("idempotency unavailable (Redis): {!r}", exc)
-            return False
-        if raw is not None:
+        if isinstance(raw, bytes):
             return _decoder.decode(raw)
     return False
 
 
-async def _settle(redis: Any, breaker: CircuitBreaker, key: str, record: _Record) -> None:
+async def _settle(redis: RedisGuard, key: str, record: _Record) -> None:
     """Keep a finished answer for 24 h; forget a failed or unfinished one so that a retry runs again."""
-    try:
-        if 0 < record.status < 500:
-            await redis.set(key, _encoder.encode(record), ex=TTL_S)
-        else:
-            await redis.delete(key)
-    except REDIS_ERRORS as exc:
-        breaker.record_failure()
-        logger.warning("idempotency record not stored (Redis): {!r}", exc)
+    client = redis.client
+    done: object
+    if 0 < record.status < 500:
+        done = await redis(lambda: client.set(key, _encoder.encode(record), ex=TTL_S))
+    else:
+        done = await redis(lambda: client.delete(key))
+    if isinstance(done, Unavailable):
+        logger.warning("idempotency record not stored (Redis)")
 
 
 async def _replay(record: _Record, send: Send) -> None:

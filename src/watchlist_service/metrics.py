@@ -22,6 +22,11 @@ MONGO_LATENCY = Histogram(
     ["command", "outcome"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+REDIS_CALL_ERRORS = Counter(
+    "watchlist_redis_errors_total",
+    "Redis calls that failed or timed out, by use (the breaker's name: redis-pages, redis-catalog, ...).",
+    ["use"],
+)
 TMDB_CALLS = Counter(
     "watchlist_tmdb_requests_total",
     "Requests sent to TMDb by endpoint kind and outcome.",

@@ -1,6 +1,7 @@
 """Inbound rate limits, counted atomically in Redis (the ``limits`` library), so every replica shares them.
 
-- Per authenticated user and route class (reads, writes, catalog), after authentication.
+- Per authenticated user and route class (reads, writes, catalog: declared by each route, ``routes.py``),
+  after authentication.
 - Per client IP for requests that fail authentication (guessing tokens), before it: the real client
   address is taken from ``X-Forwarded-For`` only when the peer is a trusted proxy.
 - Health, metrics and schema routes are never limited. Answers carry ``RateLimit-Limit`` and
@@ -12,9 +13,8 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import re
 import time
-from typing import Any, cast
+from typing import TYPE_CHECKING, cast
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisClusterStorage, RedisStorage
@@ -24,18 +24,17 @@ from limits.typing import AsyncRedisClient
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from loguru import logger
 from redis.asyncio.cluster import RedisCluster
 
-from watchlist_service.breaker import CircuitBreaker
 from watchlist_service.config import Settings
 from watchlist_service.errors import RateLimited, Unauthenticated
-from watchlist_service.security import PUBLIC_PATHS, SERVICE_SCOPES, Principal
+from watchlist_service.infra.redis import RedisGuard, Unavailable
+from watchlist_service.routes import RateClass, facts_of
+from watchlist_service.security import SERVICE_SCOPES, Principal, is_public
 
-CATALOG_PREFIXES = ("/v1/movies", "/v1/tv", "/v1/search")
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# POSTs that only read.
-READ_POSTS = ("/contains", "/events/ticket")
+if TYPE_CHECKING:
+    from watchlist_service.resources import Root
+
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -65,23 +64,26 @@ class SharedClusterStorage(RedisClusterStorage):
 class RateLimits:
     """The limits, their counters in Redis, and the breaker that lets requests through when Redis is down."""
 
-    def __init__(self, settings: Settings, redis: Any, breaker: CircuitBreaker) -> None:
-        if isinstance(redis, RedisCluster):
+    def __init__(self, settings: Settings, redis: RedisGuard) -> None:
+        client = redis.client
+        if isinstance(client, RedisCluster):
             uri = settings.redis_url.replace("redis://", "async+redis+cluster://", 1)
-            storage: RedisStorage | RedisClusterStorage = SharedClusterStorage(uri, redis)
+            storage: RedisStorage | RedisClusterStorage = SharedClusterStorage(uri, client)
         else:
             # Our own client's pool: the same timeouts, and closed with it.
             uri = settings.redis_url.replace("redis://", "async+redis://", 1)
-            storage = RedisStorage(uri, implementation="redispy", connection_pool=redis.connection_pool)
+            # limits types its storage options as scalars; redis-py takes the pool object.
+            pool = cast(str, client.connection_pool)
+            storage = RedisStorage(uri, implementation="redispy", connection_pool=pool)
         self.storage = storage
         self._limiter = FixedWindowRateLimiter(storage)
-        self._breaker = breaker
+        self._redis = redis
         self.enabled = settings.rate_limit_enabled
-        self.classes: dict[str, RateLimitItem] = {
-            "reads": parse(settings.rate_limit_reads),
-            "writes": parse(settings.rate_limit_writes),
-            "catalog": parse(settings.rate_limit_catalog),
-            "service": parse(settings.rate_limit_service),
+        self.classes: dict[RateClass, RateLimitItem] = {
+            RateClass.READS: parse(settings.rate_limit_reads),
+            RateClass.WRITES: parse(settings.rate_limit_writes),
+            RateClass.CATALOG: parse(settings.rate_limit_catalog),
+            RateClass.SERVICE: parse(settings.rate_limit_service),
         }
         self.anonymous = parse(settings.rate_limit_failed_auth)
         self.trusted: list[IpNetwork] = [
@@ -90,40 +92,33 @@ class RateLimits:
 
     async def consume(self, item: RateLimitItem, *identifiers: str) -> tuple[bool, int]:
         """Count one request; ``(allowed, remaining)``. One Redis round trip (an atomic INCR + EXPIRE)."""
-        if not self.enabled or not self._breaker.allows():
+        if not self.enabled:
             return True, item.amount
-        try:
-            count = await self.storage.incr(item.key_for(*identifiers), item.get_expiry())
-        except Exception as exc:  # the storage raises its client's own errors; any of them means "down"
-            self._breaker.record_failure()
-            logger.debug("rate limit not enforced (Redis): {!r}", exc)
+        # The storage raises its client's own (redis-py) errors: the guard counts them as "down".
+        count = await self._redis(lambda: self.storage.incr(item.key_for(*identifiers), item.get_expiry()))
+        if isinstance(count, Unavailable):
             return True, item.amount
-        self._breaker.record_success()
         return count <= item.amount, max(0, item.amount - count)
 
-    async def enforce(self, kind: str, user: str) -> tuple[RateLimitItem, int]:
+    async def enforce(self, kind: RateClass, user: str) -> tuple[RateLimitItem, int]:
         """Count one request of class ``kind`` for ``user``: the limit and what is left, else RateLimited."""
         item = self.classes[kind]
-        allowed, remaining = await self.consume(item, kind, user)
+        allowed, remaining = await self.consume(item, kind.value, user)
         if not allowed:
-            raise await _refuse(self, item, kind, user)
+            raise await _refuse(self, item, kind.value, user)
         return item, remaining
 
     async def exhausted(self, item: RateLimitItem, *identifiers: str) -> bool:
         """Whether the counter is already at its limit (without counting this request)."""
-        if not self.enabled or not self._breaker.allows():
+        if not self.enabled:
             return False
-        try:
-            return not await self._limiter.test(item, *identifiers)
-        except Exception:
-            self._breaker.record_failure()
-            return False
+        within = await self._redis(lambda: self._limiter.test(item, *identifiers))
+        return within is False
 
     async def seconds_to_reset(self, item: RateLimitItem, *identifiers: str) -> int:
         """Seconds until the current window of this counter ends (at least 1)."""
-        try:
-            reset_at = await self.storage.get_expiry(item.key_for(*identifiers))
-        except Exception:
+        reset_at = await self._redis(lambda: self.storage.get_expiry(item.key_for(*identifiers)))
+        if isinstance(reset_at, Unavailable):
             return item.get_expiry()
         return max(1, math.ceil(reset_at - time.time()))
 
@@ -146,27 +141,15 @@ class RateLimits:
         return any(ip in network for network in self.trusted)
 
 
-_PUBLIC_RE = re.compile("|".join(PUBLIC_PATHS))
-
-
-def _is_public(scope: Scope) -> bool:
-    """Health, metrics and schema routes: never limited."""
-    return _PUBLIC_RE.match(scope["path"]) is not None
-
-
-def route_class(method: str, path: str, principal: Principal | None = None) -> str:
-    """Which limit a request counts against.
+def budget(declared: RateClass, principal: Principal) -> RateClass:
+    """Which limit a request of a route declaring ``declared`` counts against for ``principal``.
 
     A service token (one that may act for any user) serves many users: it has one budget of its own for all
     its requests, instead of sharing an end user's per-class budget.
     """
-    if principal is not None and principal.scopes & SERVICE_SCOPES:
-        return "service"
-    if path.startswith(CATALOG_PREFIXES):
-        return "catalog"
-    if method in READ_METHODS or (method == "POST" and path.endswith(READ_POSTS)):
-        return "reads"
-    return "writes"
+    if principal.scopes & SERVICE_SCOPES:
+        return RateClass.SERVICE
+    return declared
 
 
 async def _refuse(limits: RateLimits, item: RateLimitItem, *identifiers: str) -> RateLimited:
@@ -183,10 +166,13 @@ async def _refuse(limits: RateLimits, item: RateLimitItem, *identifiers: str) ->
 
 
 class UserRateLimitMiddleware(ASGIMiddleware):
-    """Per user and route class; runs after authentication."""
+    """Per user and the route's declared class (``routes.py``); runs after authentication."""
 
     scopes = (ScopeType.HTTP,)
-    should_bypass_for_scope = staticmethod(_is_public)
+    should_bypass_for_scope = staticmethod(is_public)
+
+    def __init__(self, root: Root) -> None:
+        self._root = root
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         """Count the request; refuse it with 429 over the limit; add the RateLimit headers."""
@@ -194,8 +180,8 @@ class UserRateLimitMiddleware(ASGIMiddleware):
         if principal is None:  # OPTIONS (CORS preflight) is answered without authentication
             await next_app(scope, receive, send)
             return
-        limits: RateLimits = scope["app"].state.rate_limits
-        kind = route_class(str(scope.get("method", "GET")), scope["path"], principal)
+        limits = self._root.resources.rate_limits
+        kind = budget(facts_of(scope).rate, principal)
         item, remaining = await limits.enforce(kind, principal.sub)
         headers = [
             (b"ratelimit-limit", str(item.amount).encode()),
@@ -217,15 +203,18 @@ class FailedAuthRateLimitMiddleware(ASGIMiddleware):
     """
 
     scopes = (ScopeType.HTTP,)
-    should_bypass_for_scope = staticmethod(_is_public)
+    should_bypass_for_scope = staticmethod(is_public)
+
+    def __init__(self, root: Root) -> None:
+        self._root = root
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         """Refuse an address that failed too often; count each authentication failure."""
-        state: Any = scope["app"].state
-        limits: RateLimits = state.rate_limits
+        resources = self._root.resources
+        limits = resources.rate_limits
         authorization = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), "")
         token = authorization.partition(" ")[2].strip()
-        if token and state.verifier.remembers(token):
+        if token and resources.verifier.remembers(token):
             await next_app(scope, receive, send)
             return
         ip = limits.client_ip(scope)

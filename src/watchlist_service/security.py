@@ -8,7 +8,7 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import jwt
@@ -18,6 +18,11 @@ from litestar.middleware.base import DefineMiddleware
 
 from watchlist_service.config import HMAC_ALGORITHMS, Settings
 from watchlist_service.errors import Forbidden, Unauthenticated
+
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp, Scope
+
+    from watchlist_service.resources import Root
 
 SCOPE_READ_ANY = "watchlist:read:any"
 SCOPE_WRITE_ANY = "watchlist:write:any"
@@ -30,6 +35,12 @@ SUBJECT_PATTERN = r"^[!-z|~]{1,128}$"
 _SUBJECT_RE = re.compile(SUBJECT_PATTERN)
 # Paths that never need a token: probes, metrics and the API description.
 PUBLIC_PATHS = ["^/v1/health/", "^/metrics", "^/schema"]
+_PUBLIC_RE = re.compile("|".join(PUBLIC_PATHS))
+
+
+def is_public(scope: Scope) -> bool:
+    """Health, metrics and schema requests: no token, no rate limit."""
+    return _PUBLIC_RE.match(scope["path"]) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,10 +198,14 @@ def mint_token(settings: Settings, sub: str, *, scopes: list[str] | None = None,
 class JWTAuthenticationMiddleware(AbstractAuthenticationMiddleware):
     """Puts the verified Principal on ``request.user`` for every non-public route."""
 
+    def __init__(self, app: ASGIApp, root: Root, **options: Any) -> None:
+        super().__init__(app, **options)
+        self._root = root
+
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        verifier: TokenVerifier = connection.app.state.verifier
+        verifier = self._root.resources.verifier
         header = connection.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -199,6 +214,6 @@ class JWTAuthenticationMiddleware(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=principal, auth=token)
 
 
-def auth_middleware() -> DefineMiddleware:
+def auth_middleware(root: Root) -> DefineMiddleware:
     """The authentication middleware, excluding the public paths."""
-    return DefineMiddleware(JWTAuthenticationMiddleware, exclude=PUBLIC_PATHS)
+    return DefineMiddleware(JWTAuthenticationMiddleware, root=root, exclude=PUBLIC_PATHS)

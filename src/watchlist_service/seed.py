@@ -8,13 +8,11 @@ from datetime import timedelta
 from itertools import accumulate
 from pathlib import Path
 
-from beanie import init_beanie
 from rich.progress import Progress
 
 from watchlist_service.config import Settings
-from watchlist_service.lifespan import mongo_client
+from watchlist_service.infra.mongo import mongo_client
 from watchlist_service.security import mint_token
-from watchlist_service.watchlist.documents import Watchlist
 from watchlist_service.watchlist.repository import WatchlistRepository, utcnow
 from watchlist_service.watchlist.schemas import Item, split_content_id
 
@@ -67,10 +65,10 @@ async def seed(
     """Create ``users`` lists of ``items`` titles; write ``{"userId", "token"}`` lines to ``out``."""
     mongo = mongo_client(settings)
     try:
-        await init_beanie(database=mongo[settings.mongodb_database], document_models=[Watchlist])
         repository = WatchlistRepository(
-            Watchlist.get_pymongo_collection(), cap=settings.list_cap, changes_kept=settings.changes_kept
+            mongo[settings.mongodb_database], cap=settings.list_cap, changes_kept=settings.changes_kept
         )
+        await repository.ensure_indexes()
         rng = random.Random(seed_value)
         titles, weights = catalog(zipf)
         created = 0

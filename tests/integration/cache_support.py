@@ -7,13 +7,13 @@ import asyncio
 import httpx
 
 from tests.conftest import User
+from watchlist_service.resources import resources_of
 from watchlist_service.watchlist.cache import PageCache
 
 
 def page_cache(client: httpx.AsyncClient) -> PageCache:
     """The page cache of an in-process app (``serve_in_process``)."""
-    cache: PageCache = client._transport.app.state.page_cache  # type: ignore[attr-defined]
-    return cache
+    return resources_of(client._transport.app).page_cache  # type: ignore[attr-defined]
 
 
 async def race_a_reader_against_a_write(

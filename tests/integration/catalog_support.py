@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from watchlist_service.catalog.service import CatalogService
 from watchlist_service.devstack.fake_tmdb import FakeTmdbServer, FaultSettings
+from watchlist_service.resources import resources_of
 
 TMDB_API_KEY = "catalog-test-api-key-0123456789"
 TMDB_TOKEN = "catalog-test-bearer-token-abcdef0123456789"
@@ -103,8 +104,7 @@ CatalogClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClie
 
 def catalog_service(client: httpx.AsyncClient) -> CatalogService:
     """The service behind an in-process app (for the API the list uses)."""
-    service: CatalogService = client._transport.app.state.catalog_service  # type: ignore[attr-defined]
-    return service
+    return resources_of(client._transport.app).catalog  # type: ignore[attr-defined]
 
 
 async def asgi_get(

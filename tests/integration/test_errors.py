@@ -9,7 +9,9 @@ import pytest
 
 from tests.conftest import User, bearer
 from watchlist_service.config import Settings
+from watchlist_service.resources import resources_of
 from watchlist_service.security import SCOPE_READ_ANY, SCOPE_WRITE_ANY
+from watchlist_service.watchlist.schemas import Stats
 
 
 async def assert_still_serving(client: httpx.AsyncClient, user: User) -> None:
@@ -168,18 +170,17 @@ async def test_unicode_notes_are_kept_exactly(app_client: httpx.AsyncClient, use
     assert (await app_client.get("/v1/watchlist/movie:1", headers=user.headers)).json()["notes"] == notes
 
 
-async def test_unexpected_errors_are_problem_json_500(app_client: httpx.AsyncClient, user: User) -> None:
-    service = app_client._transport.app.state.watchlist_service  # type: ignore[attr-defined]
+async def test_unexpected_errors_are_problem_json_500(
+    app_client: httpx.AsyncClient, user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = resources_of(app_client._transport.app).watchlist  # type: ignore[attr-defined]
 
-    async def broken(*args: object, **kwargs: object) -> None:
+    async def broken(user_id: str) -> Stats:
         raise RuntimeError("boom")
 
-    original = service.stats
-    service.stats = broken
-    try:
+    with monkeypatch.context() as patched:
+        patched.setattr(service, "stats", broken)
         response = await app_client.get("/v1/watchlist/stats", headers=user.headers)
-    finally:
-        service.stats = original
     problem = assert_problem(response, 500, 50000)
     assert "boom" not in response.text
     assert problem["detail"] == "The server could not answer this request"

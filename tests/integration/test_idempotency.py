@@ -6,9 +6,12 @@ import asyncio
 import uuid
 
 import httpx
+import pytest
 
 from tests.conftest import ClientFactory, User, new_user
 from watchlist_service.config import Settings
+from watchlist_service.resources import resources_of
+from watchlist_service.watchlist.schemas import AddRequest, Item
 
 
 def keyed(user: User, key: str | None = None) -> dict[str, str]:
@@ -59,19 +62,21 @@ async def test_keys_are_scoped_to_the_caller(app_client: httpx.AsyncClient, sett
     assert (await app_client.get("/v1/watchlist", headers=bob.headers)).json()["total"] == 1
 
 
-async def test_a_concurrent_retry_is_409(app_client: httpx.AsyncClient, user: User) -> None:
-    service = app_client._transport.app.state.watchlist_service  # type: ignore[attr-defined]
+async def test_a_concurrent_retry_is_409(
+    app_client: httpx.AsyncClient, user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = resources_of(app_client._transport.app).watchlist  # type: ignore[attr-defined]
     original = service.add
     entered, release = asyncio.Event(), asyncio.Event()
 
-    async def slow_add(*args: object, **kwargs: object) -> object:
+    async def slow_add(user_id: str, request: AddRequest) -> Item:
         entered.set()
         await release.wait()
-        return await original(*args, **kwargs)
+        return await original(user_id, request)
 
-    service.add = slow_add
     headers = keyed(user)
-    try:
+    with monkeypatch.context() as patched:
+        patched.setattr(service, "add", slow_add)
         first = asyncio.create_task(
             app_client.post("/v1/watchlist", json={"contentId": "movie:7"}, headers=headers)
         )
@@ -79,8 +84,6 @@ async def test_a_concurrent_retry_is_409(app_client: httpx.AsyncClient, user: Us
         retry = await app_client.post("/v1/watchlist", json={"contentId": "movie:7"}, headers=headers)
         release.set()
         assert (await first).status_code == 201
-    finally:
-        service.add = original
     assert retry.status_code == 409
     assert retry.json()["code"] == 60006
     again = await app_client.post("/v1/watchlist", json={"contentId": "movie:7"}, headers=headers)

@@ -108,7 +108,7 @@ async def test_the_cluster_is_three_masters_and_the_service_uses_the_cluster_cli
     assert len(owners) == 16_384
     assert sorted(set(owners.values())) == sorted(cluster.ports)
     async with cluster_client() as client:
-        assert isinstance(page_cache(client)._redis, RedisCluster)
+        assert isinstance(page_cache(client)._redis.client, RedisCluster)
 
 
 async def test_add_list_patch_remove_for_users_on_every_node(

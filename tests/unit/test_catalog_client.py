@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from watchlist_service.breaker import CircuitBreaker
 from watchlist_service.catalog.client import TmdbClient, parse_retry_after
 from watchlist_service.catalog.limiter import LocalWindow, OutboundLimiter
 from watchlist_service.errors import CatalogUnavailable, MovieNotFound, TvNotFound
+from watchlist_service.infra.breaker import CircuitBreaker
 
 Handler = Callable[[httpx.Request], httpx.Response]
 OK_BODY = {"id": 550, "title": "Fight Club"}
@@ -47,7 +47,6 @@ def tmdb_client(
     breaker = CircuitBreaker("tmdb-test", failure_threshold=breaker_failures, reset_after_s=60)
     limiter = OutboundLimiter(
         None,
-        CircuitBreaker("redis-test", failure_threshold=1, reset_after_s=60),
         limit=1,
         margin_ms=0,
         fallback_limit=rate_limit,

@@ -21,6 +21,7 @@ from litestar.channels.backends.memory import MemoryChannelsBackend
 from watchlist_service.errors import RateLimited
 from watchlist_service.realtime.fanout import GAP, PING, UserChannels, UserSubscriber, channel_for
 from watchlist_service.realtime.session import SLOW_CONSUMER, Close, Session
+from watchlist_service.routes import RateClass
 from watchlist_service.watchlist.schemas import Change, Item, ListEvent
 from watchlist_service.watchlist.service import WatchlistService
 
@@ -100,7 +101,7 @@ class RecordingTransport:
 
 class Harness:
     def __init__(self, *, queue_size: int = 16, gap_wait_s: float = 0.05, refuse: bool = False) -> None:
-        self.counted: list[tuple[str, str]] = []
+        self.counted: list[RateClass] = []
         self.refuse = refuse
         self.repo = FeedRepository()
         service = WatchlistService(self.repo, cache=None)  # type: ignore[arg-type]  # only `changes` is used
@@ -121,8 +122,8 @@ class Harness:
         self.subscriber.on_overflow = self.session.on_overflow
         self.result: asyncio.Task[Close | None] | None = None
 
-    async def count(self, method: str, path: str) -> None:
-        self.counted.append((method, path))
+    async def count(self, rate: RateClass) -> None:
+        self.counted.append(rate)
         if self.refuse:
             raise RateLimited("Too many requests; retry in 7 s", retry_after=7)
 
@@ -298,12 +299,7 @@ async def test_ops_are_counted_as_their_rest_requests_and_refused_over_the_limit
         reply = json.loads(await h.session.answer(json.dumps({**message, "requestId": f"r{n}"})))
         assert (reply["requestId"], reply["status"]) == (f"r{n}", 429)
         assert (reply["body"]["code"], reply["body"]["retryAfter"]) == (60003, 7)
-    assert h.counted == [
-        ("POST", "/v1/watchlist"),
-        ("DELETE", "/v1/watchlist/movie:1"),
-        ("PATCH", "/v1/watchlist/tv:2"),
-        ("GET", "/v1/watchlist"),
-    ]
+    assert h.counted == [RateClass.WRITES, RateClass.WRITES, RateClass.WRITES, RateClass.READS]
     # A malformed message is refused before it is counted.
     await h.session.answer("{not json")
     assert len(h.counted) == 4

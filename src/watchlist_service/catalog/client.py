@@ -26,11 +26,11 @@ import msgspec
 from loguru import logger
 
 from watchlist_service import __version__
-from watchlist_service.breaker import CircuitBreaker
 from watchlist_service.catalog.limiter import OutboundLimiter
 from watchlist_service.catalog.schemas import MAX_PAGE, MAX_TMDB_ID, SORT_BY, ContentKind
 from watchlist_service.config import Settings
 from watchlist_service.errors import CatalogUnavailable, DomainError, MovieNotFound, TvNotFound
+from watchlist_service.infra.breaker import CircuitBreaker
 from watchlist_service.metrics import TMDB_CALLS
 
 TMDB_API_URL: Final = "https://api.themoviedb.org"

@@ -6,14 +6,14 @@ from typing import Annotated, Any, Final, cast
 
 import msgspec
 from litestar import Controller, Response, get
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import PathParameter, QueryParameter
 
 from watchlist_service.catalog.cursor import MAX_CURSOR_LENGTH
 from watchlist_service.catalog.schemas import MAX_TMDB_ID, CatalogPage, CatalogSort, MovieDetails, TvDetails
 from watchlist_service.catalog.service import CatalogService
-from watchlist_service.deps import provide_catalog_service
 from watchlist_service.errors import InvalidRequest
+from watchlist_service.routes import CATALOG
 
 # Catalog answers are the same for every caller, so shared caches may keep them briefly.
 LIST_HEADERS: Final = {"Cache-Control": "public, max-age=60"}
@@ -55,7 +55,7 @@ class CatalogController(Controller):
 
     path = "/v1"
     tags = ["Catalog"]
-    dependencies = {"catalog": Provide(provide_catalog_service, sync_to_thread=False)}
+    opt = CATALOG
 
     @get("/movies", operation_id="listMovies")
     async def movies(

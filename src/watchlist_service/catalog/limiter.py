@@ -23,9 +23,7 @@ from typing import Final
 
 from loguru import logger
 
-from watchlist_service.breaker import CircuitBreaker
-from watchlist_service.errors import REDIS_ERRORS
-from watchlist_service.watchlist.cache import RedisClient
+from watchlist_service.infra.redis import RedisGuard, Unavailable
 
 RATE_LIMIT_KEY: Final = "tmdb:ratelimit"
 
@@ -72,8 +70,7 @@ class OutboundLimiter:
 
     def __init__(
         self,
-        redis: RedisClient | None,
-        breaker: CircuitBreaker,
+        redis: RedisGuard | None,
         *,
         limit: int,
         margin_ms: int,
@@ -81,11 +78,10 @@ class OutboundLimiter:
         key: str = RATE_LIMIT_KEY,
     ) -> None:
         self._redis = redis
-        self._breaker = breaker
         self._limit = limit
         self._window_ms = 1_000 + margin_ms
         self._key = key
-        self._script = redis.register_script(_ACQUIRE) if redis is not None else None
+        self._script = redis.client.register_script(_ACQUIRE) if redis is not None else None
         self._local = LocalWindow(fallback_limit, self._window_ms / 1000)
         self._lock = asyncio.Lock()
         self._warned = False
@@ -103,18 +99,13 @@ class OutboundLimiter:
                 await asyncio.sleep(wait_s)
 
     async def _try_acquire(self) -> float:
-        if self._script is not None and self._breaker.allows():
-            try:
-                wait_ms = await self._script(keys=[self._key], args=[self._limit, self._window_ms])
-            except REDIS_ERRORS as exc:
-                self._breaker.record_failure()
-                if not self._warned:
-                    logger.warning(
-                        "TMDb rate limit: Redis unreachable, using the per-process limit ({!r})", exc
-                    )
-                    self._warned = True
-            else:
-                self._breaker.record_success()
+        if self._redis is not None and self._script is not None and self._redis.available:
+            script = self._script
+            wait_ms = await self._redis(lambda: script(keys=[self._key], args=[self._limit, self._window_ms]))
+            if not isinstance(wait_ms, Unavailable):
                 self._warned = False
                 return int(wait_ms) / 1000
+            if not self._warned:
+                logger.warning("TMDb rate limit: Redis unreachable, using the per-process limit")
+                self._warned = True
         return self._local.try_acquire()

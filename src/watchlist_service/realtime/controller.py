@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl
 
 from litestar import Controller, Request, WebSocket, post, websocket
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 from litestar.status_codes import HTTP_201_CREATED
 from msgspec import Struct
@@ -14,6 +15,7 @@ from msgspec import Struct
 from watchlist_service.realtime.hub import RealtimeHub
 from watchlist_service.realtime.session import PeerGone
 from watchlist_service.realtime.tickets import SocketIdentity, token_expiry
+from watchlist_service.routes import READ
 from watchlist_service.security import Principal
 
 
@@ -65,13 +67,12 @@ class RealtimeController(Controller):
     tags = ["Realtime"]
 
     @websocket("/", name="watchlistEvents", opt={"exclude_from_auth": True})
-    async def events(self, socket: WebSocket[Any, Any, State]) -> None:
+    async def events(self, socket: WebSocket[Any, Any, State], hub: NamedDependency[RealtimeHub]) -> None:
         """The user's list changes pushed as they happen (from every replica), and list ops as messages.
 
         Authenticated here, not by the HTTP middleware: a bad credential then is a close frame with 4401,
         which browsers can see, instead of a refused handshake, which they cannot.
         """
-        hub: RealtimeHub = socket.app.state.realtime
         # Read from the raw scope: ``socket.headers`` / ``query_params`` would be parsed and cached on the
         # scope for the socket's whole life, a kilobyte or two per idle socket.
         authorization = next((v for k, v in socket.scope["headers"] if k == b"authorization"), None)
@@ -84,9 +85,10 @@ class RealtimeController(Controller):
             since=query.get("since"),
         )
 
-    @post("/ticket", operation_id="createEventsTicket", status_code=HTTP_201_CREATED)
-    async def ticket(self, request: Request[Principal, str, State]) -> Ticket:
+    @post("/ticket", operation_id="createEventsTicket", status_code=HTTP_201_CREATED, opt=READ)
+    async def ticket(
+        self, request: Request[Principal, str, State], hub: NamedDependency[RealtimeHub]
+    ) -> Ticket:
         """A one-time ticket, valid for 30 s, to open the events socket where no header can be set."""
-        hub: RealtimeHub = request.app.state.realtime
         identity = SocketIdentity(request.user, token_expiry(request.auth))
         return Ticket(ticket=await hub.tickets.issue(identity), expires_in=hub.tickets.ttl_s)

@@ -8,7 +8,6 @@ A replica holds one pub/sub connection for all its sockets. Events arrive in eac
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -18,11 +17,8 @@ from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.channels.subscriber import BacklogStrategy
 from loguru import logger
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
-from watchlist_service.breaker import CircuitBreaker
-from watchlist_service.errors import REDIS_ERRORS
+from watchlist_service.infra.redis import REDIS_ERRORS, RedisGuard, Unavailable
 from watchlist_service.metrics import WS_PUBLISHED
 from watchlist_service.watchlist.schemas import ListEvent
 
@@ -301,30 +297,10 @@ class UserChannels(ChannelsPlugin):
             await self._backend.unsubscribe(emptied)
 
 
-def pubsub_redis(settings: Settings) -> Redis:
-    """The realtime Redis client, a plain one also for a cluster (which broadcasts PUBLISH to all nodes).
-
-    TCP keepalive finds a pub/sub connection that died silently; the backend's loop does the reconnecting.
-    """
-    timeout = max(settings.redis_timeout_ms / 1000, 0.5)
-    keepalive: dict[int, int | bytes] = {}
-    for option, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3)):
-        if hasattr(socket, option):
-            keepalive[getattr(socket, option)] = value
-    return Redis.from_url(
-        settings.redis_url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        socket_keepalive=True,
-        socket_keepalive_options=keepalive,
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=30,
-    )
-
-
-def build_channels(settings: Settings) -> tuple[UserChannels, ResilientPubSubBackend]:
-    """A Channels plugin on its own Redis backend (a backend cannot be reused across app restarts)."""
-    backend = ResilientPubSubBackend(redis=pubsub_redis(settings))
+def build_channels(settings: Settings, redis: Redis) -> tuple[UserChannels, ResilientPubSubBackend]:
+    """A Channels plugin on its own Redis backend (a backend cannot be reused across app restarts: build one
+    per start-up); the backend closes ``redis`` when the plugin stops."""
+    backend = ResilientPubSubBackend(redis=redis)
     plugin = UserChannels(
         backend=backend,
         arbitrary_channels_allowed=True,
@@ -342,23 +318,22 @@ class ChannelsEventSink:
     from the delta feed, and reconnecting clients resume with ``since``.
     """
 
-    def __init__(self, channels: ChannelsPlugin, breaker: CircuitBreaker, *, timeout_s: float) -> None:
+    def __init__(self, channels: ChannelsPlugin, redis: RedisGuard, *, timeout_s: float) -> None:
         self._channels = channels
-        self._breaker = breaker
+        self._redis = redis  # the pub/sub client, behind the realtime breaker
         self._timeout_s = timeout_s
 
     async def publish(self, user_id: str, event: ListEvent) -> None:
         """Publish ``event`` on the user's channel, within the Redis timeout."""
-        if not self._breaker.allows():
+        if not self._redis.available:
             WS_PUBLISHED.labels("skipped").inc()
             return
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                await self._channels.wait_published(_encode(event), channel_for(user_id))
-        except Exception as exc:  # the write is acknowledged already; nothing here may fail it
-            self._breaker.record_failure()
+        payload, channel = _encode(event), channel_for(user_id)
+        published = await self._redis(
+            lambda: asyncio.wait_for(self._channels.wait_published(payload, channel), self._timeout_s)
+        )
+        if isinstance(published, Unavailable):
             WS_PUBLISHED.labels("error").inc()
-            logger.warning("publishing {} v{} failed: {!r}", event.event, event.version, exc)
+            logger.warning("publishing {} v{} failed", event.event, event.version)
             return
-        self._breaker.record_success()
         WS_PUBLISHED.labels("ok").inc()

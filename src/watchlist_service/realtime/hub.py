@@ -12,15 +12,13 @@ from functools import partial
 from types import FrameType
 from typing import Any
 
-from litestar import Litestar
 from litestar.channels import ChannelsPlugin
 from loguru import logger
 
 from watchlist_service.config import Settings
 from watchlist_service.errors import RealtimeUnavailable
-from watchlist_service.lifespan import redis_client
 from watchlist_service.metrics import WS_CLOSES, WS_SOCKETS
-from watchlist_service.ratelimit import RateLimits, route_class
+from watchlist_service.ratelimit import RateLimits, budget
 from watchlist_service.realtime.fanout import PING, ResilientPubSubBackend, UserSubscriber, channel_for
 from watchlist_service.realtime.session import (
     BAD_REQUEST,
@@ -34,6 +32,7 @@ from watchlist_service.realtime.session import (
     Transport,
 )
 from watchlist_service.realtime.tickets import SocketIdentity, TicketStore, authenticate
+from watchlist_service.routes import RateClass
 from watchlist_service.security import Principal, TokenVerifier
 from watchlist_service.watchlist.service import WatchlistService
 
@@ -52,44 +51,41 @@ def parse_since(raw: str | None) -> int | None:
 
 
 class RealtimeHub:
-    """Serves sockets on this replica; built per app, started and stopped with the app's lifespan."""
+    """Serves sockets on this replica; built by the composition root, run while the app runs."""
 
-    def __init__(self, settings: Settings, channels: ChannelsPlugin, backend: ResilientPubSubBackend) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        channels: ChannelsPlugin,
+        backend: ResilientPubSubBackend,
+        *,
+        service: WatchlistService,
+        verifier: TokenVerifier,
+        limits: RateLimits,
+        tickets: TicketStore,
+    ) -> None:
         self._settings = settings
         self._channels = channels
         self._backend = backend
+        self._service = service
+        self._verifier = verifier
+        self._limits = limits
+        self.tickets = tickets
         self._sessions: set[Session] = set()
         self._connections = 0  # accepted sockets, including those still authenticating or subscribing
-        self._all_closed: asyncio.Event | None = None
+        self._all_closed = asyncio.Event()
+        self._all_closed.set()
         self._background: set[asyncio.Task[None]] = set()
         self.closing = False
-        self._service: WatchlistService | None = None
-        self._verifier: TokenVerifier | None = None
-        self._limits: RateLimits | None = None
-        self._tickets: TicketStore | None = None
 
     @property
     def sockets(self) -> int:
         """Open sockets on this replica (authenticated and subscribed)."""
         return len(self._sessions)
 
-    @property
-    def tickets(self) -> TicketStore:
-        """The ticket store (available while the app runs)."""
-        assert self._tickets is not None, "the realtime hub is not started"
-        return self._tickets
-
     @asynccontextmanager
-    async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
-        """Start heartbeats; on the way out, close every socket with 1001 before pub/sub stops."""
-        self._service = app.state.watchlist_service
-        self._verifier = app.state.verifier
-        self._limits = app.state.rate_limits
-        redis = redis_client(self._settings)
-        self._tickets = TicketStore(redis, ttl_s=self._settings.ws_ticket_ttl_s)
-        self._all_closed = asyncio.Event()
-        self._all_closed.set()
-        self.closing = False
+    async def running(self) -> AsyncIterator[None]:
+        """Send heartbeats; on the way out, close every socket with 1001 (before pub/sub stops)."""
         ticker = asyncio.create_task(self._heartbeats())
         try:
             yield
@@ -98,28 +94,25 @@ class RealtimeHub:
             ticker.cancel()
             with suppress(asyncio.CancelledError):
                 await ticker
-            await redis.aclose()
 
     async def handle(
         self, transport: Transport, *, authorization: str | None, ticket: str | None, since: str | None
     ) -> None:
         """Serve one accepted socket from its first byte to its close frame."""
         self._connections += 1
-        if self._all_closed is not None:
-            self._all_closed.clear()
+        self._all_closed.clear()
         try:
             close = await self._authenticate_and_serve(transport, authorization, ticket, since)
             if close is not None:
                 await self.close(transport, close)
         finally:
             self._connections -= 1
-            if not self._connections and self._all_closed is not None:
+            if not self._connections:
                 self._all_closed.set()
 
     async def _authenticate_and_serve(
         self, transport: Transport, authorization: str | None, ticket: str | None, since: str | None
     ) -> Close | None:
-        assert self._verifier is not None, "the realtime hub is not started"
         if self.closing:
             return GOING_AWAY
         try:
@@ -138,13 +131,11 @@ class RealtimeHub:
             return GOING_AWAY
         return await self._serve(transport, identity, resume_from)
 
-    async def _count(self, principal: Principal, method: str, path: str) -> None:
-        assert self._limits is not None, "the realtime hub is not started"
-        await self._limits.enforce(route_class(method, path, principal), principal.sub)
+    async def _count(self, principal: Principal, declared: RateClass) -> None:
+        await self._limits.enforce(budget(declared, principal), principal.sub)
 
     async def _serve(self, transport: Transport, identity: SocketIdentity, since: int | None) -> Close | None:
         """Subscribe to the user's channel, run the socket's session; returns the close frame owed."""
-        assert self._service is not None, "the realtime hub is not started"
         user_id = identity.principal.sub
         channel = channel_for(user_id)
         try:
@@ -206,8 +197,6 @@ class RealtimeHub:
             logger.info("closing {} realtime sockets", self._connections)
         for session in list(self._sessions):
             session.end(GOING_AWAY)
-        if self._all_closed is None:
-            return
         with suppress(TimeoutError):
             async with asyncio.timeout(self._settings.ws_close_timeout_s + 1):
                 await self._all_closed.wait()
@@ -224,7 +213,7 @@ class RealtimeHub:
                     session.subscriber.put_nowait(PING)  # a full queue here is a slow consumer, too
 
     @asynccontextmanager
-    async def signal_relay(self, app: Litestar) -> AsyncIterator[None]:
+    async def signal_relay(self) -> AsyncIterator[None]:
         """Close the sockets with 1001 before the server's own shutdown sees SIGTERM / SIGINT.
 
         uvicorn answers these signals by closing every WebSocket itself, with 1012, before the application's

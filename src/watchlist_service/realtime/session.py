@@ -49,15 +49,16 @@ from watchlist_service.realtime.messages import (
     request_id_of,
     resync_message,
 )
+from watchlist_service.routes import RateClass
 from watchlist_service.watchlist.service import WatchlistService
 
 WATCHLIST_PATH = "/v1/watchlist"
 EVENTS_PATH = "/v1/watchlist/events"
 _encode = msgspec.json.Encoder().encode
 _SENT = {kind: WS_MESSAGES.labels(kind) for kind in ("event", "catch_up", "resync", "reply", "ping")}
-# Counts one op against the caller's rate limits as the REST request (method, path) it stands for; raises
-# ``RateLimited`` over the limit.
-CountRequest = Callable[[str, str], Awaitable[object]]
+# Counts one op against the caller's rate limits as the REST request it stands for (that route's declared
+# class); raises ``RateLimited`` over the limit.
+CountRequest = Callable[[RateClass], Awaitable[object]]
 
 
 class PeerGone(Exception):
@@ -340,7 +341,7 @@ class Session:
             op = parse_op(document)
             instance = _instance(op)
             # Counted like the same REST request: a socket is no way around the rate limits.
-            await self._count(_METHODS[type(op)], instance)
+            await self._count(_RATE_CLASSES[type(op)])
             status, body = await self._execute(op)
         except DomainError as error:
             if error.status >= 500:
@@ -372,7 +373,13 @@ class Session:
         raise AssertionError(op)  # pragma: no cover - the union is exhaustive
 
 
-_METHODS: dict[type[Op], str] = {AddOp: "POST", RemoveOp: "DELETE", UpdateOp: "PATCH", ListOp: "GET"}
+# The class each op's REST route declares (add, remove, patch: writes; a list page: reads).
+_RATE_CLASSES: dict[type[Op], RateClass] = {
+    AddOp: RateClass.WRITES,
+    RemoveOp: RateClass.WRITES,
+    UpdateOp: RateClass.WRITES,
+    ListOp: RateClass.READS,
+}
 
 
 def _instance(op: Op) -> str:

@@ -18,9 +18,9 @@ import jwt
 import msgspec
 from msgspec import Struct
 
-from watchlist_service.errors import REDIS_ERRORS, RealtimeUnavailable, Unauthenticated
+from watchlist_service.errors import RealtimeUnavailable, Unauthenticated
+from watchlist_service.infra.redis import RedisGuard, Unavailable
 from watchlist_service.security import Principal, TokenVerifier
-from watchlist_service.watchlist.cache import RedisClient
 
 TICKET_KEY_PREFIX = "realtime:ticket:"
 _TICKET_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
@@ -60,7 +60,7 @@ def bearer_token(authorization: str | None) -> str | None:
 class TicketStore:
     """One-time socket tickets in Redis."""
 
-    def __init__(self, redis: RedisClient, *, ttl_s: int) -> None:
+    def __init__(self, redis: RedisGuard, *, ttl_s: int) -> None:
         self._redis = redis
         self.ttl_s = ttl_s
 
@@ -75,20 +75,19 @@ class TicketStore:
         stored = _StoredTicket(
             sub=identity.principal.sub, scopes=sorted(identity.principal.scopes), exp=identity.expires_at
         )
-        try:
-            await self._redis.set(self._key(ticket), msgspec.json.encode(stored), ex=self.ttl_s)
-        except REDIS_ERRORS as exc:
-            raise RealtimeUnavailable("Socket tickets cannot be issued right now") from exc
+        client, key, value = self._redis.client, self._key(ticket), msgspec.json.encode(stored)
+        if isinstance(await self._redis(lambda: client.set(key, value, ex=self.ttl_s)), Unavailable):
+            raise RealtimeUnavailable("Socket tickets cannot be issued right now")
         return ticket
 
     async def redeem(self, ticket: str) -> SocketIdentity | None:
         """The identity of a valid, unused, unexpired ticket (which is used up); ``None`` otherwise."""
         if not _TICKET_RE.match(ticket):
             return None
-        try:
-            raw = await self._redis.getdel(self._key(ticket))
-        except REDIS_ERRORS as exc:
-            raise RealtimeUnavailable("Socket tickets cannot be checked right now") from exc
+        client, key = self._redis.client, self._key(ticket)
+        raw = await self._redis(lambda: client.getdel(key))
+        if isinstance(raw, Unavailable):
+            raise RealtimeUnavailable("Socket tickets cannot be checked right now")
         if raw is None:
             return None
         stored = msgspec.json.decode(raw, type=_StoredTicket)

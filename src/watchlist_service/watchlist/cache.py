@@ -1,4 +1,4 @@
-"""The list page cache in Redis: the only code that knows its keys.
+"""The list page cache in Redis: the only code that knows its keys (rows of ``infra.redis.KEY_LAYOUTS``).
 
 Keys, all under the user's hash tag so one script can reach them together on a Redis Cluster:
 
@@ -19,15 +19,11 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from loguru import logger
-from redis.asyncio import Redis
-from redis.asyncio.cluster import RedisCluster
 
-from watchlist_service.breaker import CircuitBreaker
-from watchlist_service.errors import REDIS_ERRORS
+from watchlist_service.infra.redis import RedisGuard, Unavailable
 from watchlist_service.metrics import CACHE_EVENTS
 
 T = TypeVar("T")
-RedisClient = Redis | RedisCluster
 DEFAULT_SORT = "added.desc"
 VERSION_TTL_S = 86_400
 
@@ -69,20 +65,13 @@ def page_key(user_id: str, page: int, limit: int, content_type: str | None, sort
 class PageCache:
     """Cached list pages with atomic, race-free invalidation; every failure degrades to a miss."""
 
-    def __init__(
-        self,
-        redis: RedisClient,
-        breaker: CircuitBreaker,
-        *,
-        ttl_s: int,
-        enabled: bool = True,
-    ) -> None:
+    def __init__(self, redis: RedisGuard, *, ttl_s: int, enabled: bool = True) -> None:
         self._redis = redis
-        self._breaker = breaker
+        self._breaker = redis.breaker
         self._ttl_s = ttl_s
         self.enabled = enabled
-        self._fill = redis.register_script(_FILL)
-        self._invalidate = redis.register_script(_INVALIDATE)
+        self._fill = redis.client.register_script(_FILL)
+        self._invalidate = redis.client.register_script(_INVALIDATE)
         # Invalidations that could not reach Redis; replayed before the cache is used again.
         self._pending: dict[str, int] = {}
         self._replay_lock = asyncio.Lock()
@@ -91,8 +80,8 @@ class PageCache:
         """The cached ``(version, body)`` of a page, or ``None`` on a miss or when Redis is unavailable."""
         if not self.enabled or not await self._usable():
             return None
-        ok, raw = await self._call(lambda: self._redis.get(key))
-        if not ok:
+        raw = await self._call(lambda: self._redis.client.get(key))
+        if isinstance(raw, Unavailable):
             return None
         if raw is None:
             CACHE_EVENTS.labels("page", "miss").inc()
@@ -108,8 +97,10 @@ class PageCache:
             return False
         payload = str(version).encode() + b"\n" + body
         keys = [f"{_tag(user_id)}:ver", f"{_tag(user_id)}:keys", key]
-        ok, stored = await self._call(lambda: self._fill(keys=keys, args=[version, payload, self._ttl_s]))
-        if ok and stored == 0:
+        stored = await self._call(lambda: self._fill(keys=keys, args=[version, payload, self._ttl_s]))
+        if isinstance(stored, Unavailable):
+            return False
+        if stored == 0:
             CACHE_EVENTS.labels("page", "fill_rejected").inc()
         return bool(stored)
 
@@ -126,15 +117,12 @@ class PageCache:
 
     async def ping(self) -> bool:
         """Whether Redis answers now."""
-        try:
-            return bool(await self._redis.ping())
-        except REDIS_ERRORS:
-            return False
+        return await self._redis.ping()
 
     async def _run_invalidate(self, user_id: str, version: int) -> bool:
         keys = [f"{_tag(user_id)}:ver", f"{_tag(user_id)}:keys"]
-        ok, _ = await self._call(lambda: self._invalidate(keys=keys, args=[version, VERSION_TTL_S]))
-        if not ok:
+        dropped = await self._call(lambda: self._invalidate(keys=keys, args=[version, VERSION_TTL_S]))
+        if isinstance(dropped, Unavailable):
             return False
         CACHE_EVENTS.labels("page", "invalidated").inc()
         return True
@@ -155,13 +143,8 @@ class PageCache:
                     del self._pending[user_id]
             logger.info("page cache: pending invalidations replayed")
 
-    async def _call(self, op: Callable[[], Awaitable[T]]) -> tuple[bool, T | None]:
-        try:
-            result = await op()
-        except REDIS_ERRORS as exc:
-            self._breaker.record_failure()
+    async def _call(self, op: Callable[[], Awaitable[T]]) -> T | Unavailable:
+        result = await self._redis(op)
+        if isinstance(result, Unavailable):
             CACHE_EVENTS.labels("page", "error").inc()
-            logger.debug("redis call failed: {!r}", exc)
-            return False, None
-        self._breaker.record_success()
-        return True, result
+        return result

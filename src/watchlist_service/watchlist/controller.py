@@ -10,8 +10,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
 
-from watchlist_service.deps import provide_watchlist_service
-from watchlist_service.idempotency import IdempotencyMiddleware
+from watchlist_service.routes import IDEMPOTENT_WRITE, READ, WRITE, declared
 from watchlist_service.security import SUBJECT_PATTERN, Principal, require_access
 from watchlist_service.watchlist.schemas import (
     CONTENT_ID_RE,
@@ -42,7 +41,6 @@ PageLimit = Annotated[int, QueryParameter(ge=1, le=100, description="items per p
 TypeFilter = Annotated[ContentType | None, QueryParameter(description="only movies or only TV shows")]
 Sort = Annotated[SortOrder, QueryParameter(description="order of the list")]
 Since = Annotated[int, QueryParameter(ge=0, description="the list version the client has")]
-WRITE = {"write": True}
 
 
 def _operation_id(name: str) -> Any:
@@ -84,7 +82,8 @@ async def provide_path_user(
     ],
 ) -> str:
     """``/v1/users/{userId}/watchlist``: the path's user, if the token may act for them."""
-    require_access(request.user, user_id, write=bool(request.route_handler.opt.get("write")))
+    route = declared(request.route_handler.opt)
+    require_access(request.user, user_id, write=route is None or route.write)
     return user_id
 
 
@@ -93,19 +92,19 @@ class _WatchlistRoutes(Controller):
 
     tags = ["My List"]
 
-    @get("/", operation_id=_operation_id("listWatchlist"))
+    @get("/", operation_id=_operation_id("listWatchlist"), opt=READ)
     async def list_page(
         self,
         request: AppRequest,
         owner: NamedDependency[str],
-        service: NamedDependency[WatchlistService],
+        watchlist: NamedDependency[WatchlistService],
         page: PageNumber = 1,
         limit: PageLimit = 10,
         type: TypeFilter = None,  # the public query parameter is called "type"
         sort: Sort = SortOrder.ADDED_DESC,
     ) -> Response[Page]:
         """One page of the list, newest first by default; supports ETag / If-None-Match."""
-        rendered = await service.page(owner, page=page, limit=limit, content_type=type, sort=sort)
+        rendered = await watchlist.page(owner, page=page, limit=limit, content_type=type, sort=sort)
         etag = _etag(rendered.version, page, limit, type, sort)
         headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
         if _matches(request.headers.get("if-none-match"), etag):
@@ -116,90 +115,88 @@ class _WatchlistRoutes(Controller):
         "/",
         operation_id=_operation_id("addToWatchlist"),
         status_code=HTTP_201_CREATED,
-        opt=WRITE,
-        middleware=[IdempotencyMiddleware],
+        opt=IDEMPOTENT_WRITE,
     )
     async def add(
         self,
         request: AppRequest,
         owner: NamedDependency[str],
-        service: NamedDependency[WatchlistService],
+        watchlist: NamedDependency[WatchlistService],
         data: JSONBody[AddRequest],
     ) -> Response[Item]:
         """Add a title; 409 ``already-in-list`` with the stored item when it is there already."""
-        item = await service.add(owner, data)
+        item = await watchlist.add(owner, data)
         location = request.url.path.rstrip("/") + "/" + item.content_id
         return Response(content=item, status_code=HTTP_201_CREATED, headers={"Location": location})
 
-    @post("/contains", operation_id=_operation_id("watchlistContains"), status_code=HTTP_200_OK)
+    @post("/contains", operation_id=_operation_id("watchlistContains"), status_code=HTTP_200_OK, opt=READ)
     async def contains(
         self,
         owner: NamedDependency[str],
-        service: NamedDependency[WatchlistService],
+        watchlist: NamedDependency[WatchlistService],
         data: JSONBody[ContainsRequest],
     ) -> dict[str, bool]:
         """For up to 100 titles, whether each is in the list."""
-        return await service.contains(owner, data.content_ids)
+        return await watchlist.contains(owner, data.content_ids)
 
     @post(
         "/batch",
         operation_id=_operation_id("batchWatchlist"),
         status_code=HTTP_200_OK,
-        opt=WRITE,
-        middleware=[IdempotencyMiddleware],
+        opt=IDEMPOTENT_WRITE,
     )
     async def batch(
         self,
         owner: NamedDependency[str],
-        service: NamedDependency[WatchlistService],
+        watchlist: NamedDependency[WatchlistService],
         data: JSONBody[BatchRequest],
     ) -> BatchResult:
         """Up to 100 adds and removes in one call; reports what each did."""
-        return await service.batch(owner, data)
+        return await watchlist.batch(owner, data)
 
-    @get("/changes", operation_id=_operation_id("watchlistChanges"))
+    @get("/changes", operation_id=_operation_id("watchlistChanges"), opt=READ)
     async def changes(
-        self, owner: NamedDependency[str], service: NamedDependency[WatchlistService], since: Since
+        self, owner: NamedDependency[str], watchlist: NamedDependency[WatchlistService], since: Since
     ) -> Changes:
         """What changed since a version (latest state per title, tombstones); 410 when too old."""
-        return await service.changes(owner, since)
+        return await watchlist.changes(owner, since)
 
-    @get("/stats", operation_id=_operation_id("watchlistStats"))
-    async def stats(self, owner: NamedDependency[str], service: NamedDependency[WatchlistService]) -> Stats:
+    @get("/stats", operation_id=_operation_id("watchlistStats"), opt=READ)
+    async def stats(self, owner: NamedDependency[str], watchlist: NamedDependency[WatchlistService]) -> Stats:
         """Totals by type, watched state and rating."""
-        return await service.stats(owner)
+        return await watchlist.stats(owner)
 
-    @get("/{content_id:str}", operation_id=_operation_id("getWatchlistItem"))
+    @get("/{content_id:str}", operation_id=_operation_id("getWatchlistItem"), opt=READ)
     async def get_item(
         self,
         owner: NamedDependency[str],
-        service: NamedDependency[WatchlistService],
+        watchlist: NamedDependency[WatchlistService],
         content_id: PathContentId,
     ) -> Item:
         """One item of the list; 404 ``not-in-list`` when it is not there."""
-        return await service.get(owner, content_id)
+        return await watchlist.get(owner, content_id)
 
     @patch("/{content_id:str}", operation_id=_operation_id("patchWatchlistItem"), opt=WRITE)
     async def patch_item(
         self,
         owner: NamedDependency[str],
-        service: NamedDependency[WatchlistService],
+        watchlist: NamedDependency[WatchlistService],
         content_id: PathContentId,
         data: JSONBody[PatchRequest],
     ) -> Item:
         """Change notes, watched or rating of an item; ``null`` clears notes or rating."""
-        return await service.update(owner, content_id, data)
+        return await watchlist.update(owner, content_id, data)
 
     @put("/{content_id:str}", operation_id=_operation_id("replaceWatchlistItem"), opt=WRITE)
     async def replace_item(
         self,
         owner: NamedDependency[str],
-        service: NamedDependency[WatchlistService],
+        watchlist: NamedDependency[WatchlistService],
         content_id: PathContentId,
         data: JSONBody[ReplaceRequest],
     ) -> Item:
         """Replace notes, watched and rating of an item (an omitted field is cleared)."""
-        return await service.replace(owner, content_id, data)
+        return await watchlist.replace(owner, content_id, data)
 
     @delete(
         "/{content_id:str}",
@@ -210,21 +207,18 @@ class _WatchlistRoutes(Controller):
     async def remove(
         self,
         owner: NamedDependency[str],
-        service: NamedDependency[WatchlistService],
+        watchlist: NamedDependency[WatchlistService],
         content_id: PathContentId,
     ) -> None:
         """Remove a title; 404 ``not-in-list`` when it is not there."""
-        await service.remove(owner, content_id)
+        await watchlist.remove(owner, content_id)
 
 
 class MyWatchlistController(_WatchlistRoutes):
     """The caller's own list (the token's ``sub``)."""
 
     path = "/v1/watchlist"
-    dependencies = {
-        "owner": Provide(provide_own_user),
-        "service": Provide(provide_watchlist_service, sync_to_thread=False),
-    }
+    dependencies = {"owner": Provide(provide_own_user)}
 
 
 class UserWatchlistController(_WatchlistRoutes):
@@ -232,7 +226,4 @@ class UserWatchlistController(_WatchlistRoutes):
 
     path = "/v1/users/{user_id:str}/watchlist"
     tags = ["My List (service access)"]
-    dependencies = {
-        "owner": Provide(provide_path_user),
-        "service": Provide(provide_watchlist_service, sync_to_thread=False),
-    }
+    dependencies = {"owner": Provide(provide_path_user)}

@@ -1,9 +1,11 @@
-"""All MongoDB queries of the list: one document per user, changed only by atomic, guarded updates."""
+"""All MongoDB queries of the list: one document per user, changed only by atomic, guarded updates.
+
+The only code that knows MongoDB's query language and the stored names (``storage.py``); it answers API
+Structs, mapped from the stored ones.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -11,12 +13,27 @@ from typing import Any
 import msgspec
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from watchlist_service.errors import AlreadyInList, DatabaseUnavailable, ListFull, NotInList
+from watchlist_service.infra.mongo import MongoDocument, database_errors
+from watchlist_service.watchlist import storage
 from watchlist_service.watchlist.schemas import Change, ContentType, Item, SortOrder, Stats
+from watchlist_service.watchlist.storage import (
+    CHANGES,
+    ITEM_CONTENT_ID,
+    ITEM_PENDING,
+    ITEMS,
+    StoredChange,
+    StoredList,
+    decode_item,
+    decode_items,
+    from_api,
+    to_api,
+)
 
-Document = dict[str, Any]
+Document = MongoDocument
 ADD_ATTEMPTS = 5
 DUPLICATE_KEY = 11000
 
@@ -41,61 +58,66 @@ def utcnow() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-def _decode_item(raw: Mapping[str, Any]) -> Item:
-    return msgspec.convert(raw, Item)
+def _decode_item(raw: object) -> Item:
+    return to_api(decode_item(raw))
 
 
-def _decode_items(raw: list[Mapping[str, Any]]) -> list[Item]:
-    return msgspec.convert(raw, list[Item])
+def _decode_items(raw: object) -> list[Item]:
+    return [to_api(stored) for stored in decode_items(raw)]
 
 
-@asynccontextmanager
-async def _database_errors() -> AsyncIterator[None]:
-    """Map an unreachable or timed-out MongoDB to ``DatabaseUnavailable``; other errors are bugs."""
-    try:
-        yield
-    except DuplicateKeyError:
-        raise
-    except PyMongoError as exc:
-        if isinstance(exc, ConnectionFailure) or exc.timeout:
-            raise DatabaseUnavailable("The list database is unavailable; retry shortly") from exc
-        raise
+def _item_of(doc: Document, content_id: str) -> Item:
+    """The entry ``content_id`` of a document read with an ``$elemMatch`` projection.
+
+    Picked by its id, not taken as ``items[0]``: a findAndModify that the driver retried after it had already
+    been applied is answered from the stored post-image without the projection, with every item in it.
+    """
+    for raw in doc.get(ITEMS, ()):
+        if raw.get(storage.CONTENT_ID) == content_id:
+            return _decode_item(raw)
+    raise NotInList(f"{content_id} is not in the list")
 
 
 class WatchlistRepository:
     """Reads and atomic writes of the ``watchlists`` collection."""
 
-    def __init__(self, collection: AsyncCollection[Document], *, cap: int, changes_kept: int) -> None:
-        self._coll = collection
+    def __init__(self, database: AsyncDatabase[Document], *, cap: int, changes_kept: int) -> None:
+        self._coll: AsyncCollection[Document] = database[storage.COLLECTION]
         self._cap = cap
         self._changes_kept = changes_kept
 
+    async def ensure_indexes(self) -> None:
+        """Create the collection's indexes (``storage.INDEXES``) where they are missing; run at start-up."""
+        async with database_errors():
+            await self._coll.create_indexes(storage.INDEXES)
+
     async def _one(self, match: Document, *stages: Document) -> Document | None:
         """Run a small pipeline over one user's document (matched by ``match``); its only result, if any."""
-        async with _database_errors():
+        async with database_errors():
             cursor = await self._coll.aggregate([{"$match": match}, *stages])
             docs = await cursor.to_list(1)
         return docs[0] if docs else None
 
-    def _change(self, op: str, content_id: str, at: datetime) -> dict[str, Any]:
-        return {"$each": [{"op": op, "contentId": content_id, "at": at}], "$slice": -self._changes_kept}
+    def _change(self, op: storage.ChangeOp, content_id: str, at: datetime) -> dict[str, Any]:
+        record = storage.encode(StoredChange(op=op, content_id=content_id, at=at))
+        return {"$each": [record], "$slice": -self._changes_kept}
 
     async def add(self, user_id: str, item: Item) -> int:
         """Prepend ``item`` unless it is already there or the list is full; returns the new version."""
-        stored = msgspec.to_builtins(item, builtin_types=(datetime,))
+        stored = storage.encode(from_api(item))
         for _ in range(ADD_ATTEMPTS):
             try:
-                async with _database_errors():
+                async with database_errors():
                     doc = await self._coll.find_one_and_update(
                         {
                             "_id": user_id,
-                            "items.contentId": {"$ne": item.content_id},
+                            ITEM_CONTENT_ID: {"$ne": item.content_id},
                             "count": {"$lt": self._cap},
                         },
                         {
                             "$push": {
-                                "items": {"$each": [stored], "$position": 0},
-                                "changes": self._change("added", item.content_id, item.added_at),
+                                ITEMS: {"$each": [stored], "$position": 0},
+                                CHANGES: self._change("added", item.content_id, item.added_at),
                             },
                             "$inc": {"count": 1, "version": 1},
                             "$set": {"updatedAt": item.added_at},
@@ -112,7 +134,7 @@ class WatchlistRepository:
                 if existing is not None:
                     raise AlreadyInList(
                         f"{item.content_id} is already in the list",
-                        extra={"item": msgspec.to_builtins(_decode_item(existing))},
+                        extra={"item": msgspec.to_builtins(_item_of(existing, item.content_id))},
                     ) from None
                 if await self._count(user_id) >= self._cap:
                     raise ListFull(f"The list holds at most {self._cap} titles") from None
@@ -130,24 +152,23 @@ class WatchlistRepository:
         documents = []
         for user_id, items in lists.items():
             oldest_first = list(reversed(items))
-            records = [{"op": "added", "contentId": i.content_id, "at": i.added_at} for i in oldest_first]
+            records = [StoredChange("added", i.content_id, i.added_at) for i in oldest_first]
             created = oldest_first[0].added_at if oldest_first else utcnow()
-            documents.append(
-                {
-                    "_id": user_id,
-                    "userId": user_id,
-                    "items": [msgspec.to_builtins(i, builtin_types=(datetime,)) for i in items],
-                    "changes": records[-self._changes_kept :],
-                    "count": len(items),
-                    "version": len(items),
-                    "createdAt": created,
-                    "updatedAt": items[0].added_at if items else created,
-                }
+            document = StoredList(
+                id=user_id,
+                user_id=user_id,
+                items=[from_api(i) for i in items],
+                changes=records[-self._changes_kept :],
+                count=len(items),
+                version=len(items),
+                created_at=created,
+                updated_at=items[0].added_at if items else created,
             )
+            documents.append(storage.encode(document))
         if not documents:
             return 0
         try:
-            async with _database_errors():
+            async with database_errors():
                 result = await self._coll.insert_many(documents, ordered=False)
             return len(result.inserted_ids)
         except BulkWriteError as exc:
@@ -159,12 +180,12 @@ class WatchlistRepository:
     async def remove(self, user_id: str, content_id: str) -> int:
         """Remove a title; returns the new version or raises ``NotInList``."""
         now = utcnow()
-        async with _database_errors():
+        async with database_errors():
             doc = await self._coll.find_one_and_update(
-                {"_id": user_id, "items.contentId": content_id},
+                {"_id": user_id, ITEM_CONTENT_ID: content_id},
                 {
-                    "$pull": {"items": {"contentId": content_id}},
-                    "$push": {"changes": self._change("removed", content_id, now)},
+                    "$pull": {ITEMS: {storage.CONTENT_ID: content_id}},
+                    "$push": {CHANGES: self._change("removed", content_id, now)},
                     "$inc": {"count": -1, "version": 1},
                     "$set": {"updatedAt": now},
                 },
@@ -176,75 +197,74 @@ class WatchlistRepository:
         return int(doc["version"])
 
     async def update(self, user_id: str, content_id: str, fields: dict[str, Any]) -> tuple[Item, int, bool]:
-        """Set fields of one item if that changes anything; returns (item, version, changed)."""
+        """Set fields of one item if that changes anything; returns (item, version, changed).
+
+        ``fields`` are named by ``Item`` attribute (``poster_path``); the stored names come from ``storage``.
+        """
         now = utcnow()
+        fields = {storage.ITEM_FIELD_NAMES[name]: value for name, value in fields.items()}
         differs = [{name: {"$ne": value}} for name, value in fields.items()]
-        changed_fields = {f"items.$.{name}": value for name, value in fields.items()}
-        async with _database_errors():
+        changed_fields = {f"{ITEMS}.$.{name}": value for name, value in fields.items()}
+        async with database_errors():
             doc = await self._coll.find_one_and_update(
-                {"_id": user_id, "items": {"$elemMatch": {"contentId": content_id, "$or": differs}}},
+                {"_id": user_id, ITEMS: {"$elemMatch": {storage.CONTENT_ID: content_id, "$or": differs}}},
                 {
-                    "$set": {**changed_fields, "items.$.updatedAt": now, "updatedAt": now},
-                    "$push": {"changes": self._change("updated", content_id, now)},
+                    "$set": {**changed_fields, f"{ITEMS}.$.updatedAt": now, "updatedAt": now},
+                    "$push": {CHANGES: self._change("updated", content_id, now)},
                     "$inc": {"version": 1},
                 },
-                projection={"_id": 0, "version": 1, "items": {"$elemMatch": {"contentId": content_id}}},
+                projection={"_id": 0, "version": 1, ITEMS: {"$elemMatch": {storage.CONTENT_ID: content_id}}},
                 return_document=ReturnDocument.AFTER,
             )
         if doc is not None:
-            return _decode_item(doc["items"][0]), int(doc["version"]), True
+            return _item_of(doc, content_id), int(doc["version"]), True
         # Nothing matched: either the title is not in the list or the update would change nothing.
         item, version = await self.get(user_id, content_id)
         return item, version, False
 
     async def get(self, user_id: str, content_id: str) -> tuple[Item, int]:
         """One item and the list version, or ``NotInList``."""
-        doc = await self._existing(user_id, content_id, with_version=True)
+        doc = await self._existing(user_id, content_id)
         if doc is None:
             raise NotInList(f"{content_id} is not in the list")
-        return _decode_item(doc["items"][0]), int(doc["version"])
+        return _item_of(doc, content_id), int(doc["version"])
 
-    async def _existing(
-        self, user_id: str, content_id: str, *, with_version: bool = False
-    ) -> Document | None:
-        projection: dict[str, Any] = {"_id": 0, "items": {"$elemMatch": {"contentId": content_id}}}
-        if with_version:
-            projection["version"] = 1
-        async with _database_errors():
-            doc = await self._coll.find_one({"_id": user_id, "items.contentId": content_id}, projection)
-        if doc is None or not doc.get("items"):
+    async def _existing(self, user_id: str, content_id: str) -> Document | None:
+        """The user's document with ``version`` and only the entry ``content_id``; ``None`` without it."""
+        projection = {"_id": 0, "version": 1, ITEMS: {"$elemMatch": {storage.CONTENT_ID: content_id}}}
+        async with database_errors():
+            doc = await self._coll.find_one({"_id": user_id, ITEM_CONTENT_ID: content_id}, projection)
+        if doc is None or not doc.get(ITEMS):
             return None
-        if not with_version:
-            return doc["items"][0]  # type: ignore[no-any-return]
         return doc
 
     async def _count(self, user_id: str) -> int:
-        async with _database_errors():
+        async with database_errors():
             doc = await self._coll.find_one({"_id": user_id}, {"_id": 0, "count": 1})
         return int(doc["count"]) if doc else 0
 
     async def pending_items(self, user_id: str) -> list[Item]:
         """The user's items whose metadata could not be looked up when they were added."""
         doc = await self._one(
-            {"_id": user_id, "items.metadataPending": True},
+            {"_id": user_id, ITEM_PENDING: True},
             {
                 "$project": {
                     "_id": 0,
-                    "items": {"$filter": {"input": "$items", "cond": "$$this.metadataPending"}},
+                    ITEMS: {"$filter": {"input": "$items", "cond": "$$this.metadataPending"}},
                 }
             },
         )
-        return _decode_items(doc["items"]) if doc else []
+        return _decode_items(doc[ITEMS]) if doc else []
 
     async def users_with_pending(self, limit: int) -> list[str]:
         """Some users with items whose metadata is pending (a partial index keeps this cheap)."""
-        async with _database_errors():
-            cursor = self._coll.find({"items.metadataPending": True}, {"_id": 1}).limit(limit)
+        async with database_errors():
+            cursor = self._coll.find({ITEM_PENDING: True}, {"_id": 1}).limit(limit)
             return [str(doc["_id"]) async for doc in cursor]
 
     async def version(self, user_id: str) -> int:
         """The list's current version (0 for a user with no list yet)."""
-        async with _database_errors():
+        async with database_errors():
             doc = await self._coll.find_one({"_id": user_id}, {"_id": 0, "version": 1})
         return int(doc["version"]) if doc else 0
 
@@ -254,14 +274,14 @@ class WatchlistRepository:
         """One slice of the list, in the asked order, without reading the rest of the document."""
         if content_type is None and sort is SortOrder.ADDED_DESC:
             # The hot path: the array is stored newest first, so a $slice projection is the page.
-            async with _database_errors():
+            async with database_errors():
                 doc = await self._coll.find_one(
                     {"_id": user_id},
-                    {"_id": 0, "items": {"$slice": [skip, limit]}, "count": 1, "version": 1},
+                    {"_id": 0, ITEMS: {"$slice": [skip, limit]}, "count": 1, "version": 1},
                 )
             if doc is None:
                 return PageRead(items=[], total=0, version=0)
-            return PageRead(_decode_items(doc["items"]), int(doc["count"]), int(doc["version"]))
+            return PageRead(_decode_items(doc[ITEMS]), int(doc["count"]), int(doc["version"]))
         items: Any = "$items"
         if content_type is not None:
             items = {"$filter": {"input": items, "cond": {"$eq": ["$$this.type", content_type]}}}
@@ -282,7 +302,7 @@ class WatchlistRepository:
         )
         if doc is None:
             return PageRead(items=[], total=0, version=0)
-        return PageRead(_decode_items(doc["items"]), int(doc["total"]), int(doc["version"]))
+        return PageRead(_decode_items(doc[ITEMS]), int(doc["total"]), int(doc["version"]))
 
     async def contains(self, user_id: str, content_ids: list[str]) -> set[str]:
         """The subset of ``content_ids`` that is in the list."""
@@ -324,19 +344,19 @@ class WatchlistRepository:
         if doc is None:
             return [], 0, 0
         version = int(doc["version"])
-        records: list[Document] = doc.get("changes", [])
-        current = {raw["contentId"]: raw for raw in doc.get("items", [])}
+        records = msgspec.convert(doc.get(CHANGES, []), list[StoredChange])
+        current = {stored.content_id: stored for stored in decode_items(doc.get(ITEMS, []))}
         # Every version bump pushes exactly one record in the same update, so the last record is
         # ``version`` and each one before it is one less.
         first = version - len(records) + 1
         changes = [
             Change(
                 version=first + index,
-                op=record["op"],
-                content_id=record["contentId"],
-                at=record["at"],
-                item=_decode_item(current[record["contentId"]])
-                if record["op"] != "removed" and record["contentId"] in current
+                op=record.op,
+                content_id=record.content_id,
+                at=record.at,
+                item=to_api(current[record.content_id])
+                if record.op != "removed" and record.content_id in current
                 else None,
             )
             for index, record in enumerate(records)
@@ -381,5 +401,5 @@ class WatchlistRepository:
 
     async def ping(self) -> None:
         """Raise ``DatabaseUnavailable`` unless the primary answers."""
-        async with _database_errors():
+        async with database_errors():
             await self._coll.database.command("ping")

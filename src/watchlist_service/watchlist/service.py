@@ -212,14 +212,14 @@ class WatchlistService:
                 metadata = await self._titles.lite(item.type, item.tmdb_id)
                 fields: dict[str, Any] = {
                     "title": metadata.title,
-                    "posterPath": metadata.poster_path,
-                    "releaseDate": metadata.release_date,
-                    "metadataPending": False,
+                    "poster_path": metadata.poster_path,
+                    "release_date": metadata.release_date,
+                    "metadata_pending": False,
                 }
             except (MovieNotFound, TvNotFound):
                 # TMDb now says the title does not exist: keep the user's entry, stop asking.
                 logger.warning("{} is unknown to TMDb; its metadata stays empty", item.content_id)
-                fields = {"metadataPending": False}
+                fields = {"metadata_pending": False}
             except CatalogUnavailable:
                 break  # still down: the next read or sweep tries again
             try:

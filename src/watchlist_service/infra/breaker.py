@@ -52,14 +52,21 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at = None
 
-    def record_failure(self) -> None:
-        """A call failed: open the breaker once the threshold is reached (at once when half-open)."""
+    def record_failure(self, reason: object = None) -> None:
+        """A call failed (``reason``: the error, for the log): open the breaker once the threshold is
+        reached (at once when half-open)."""
         self._failures += 1
         if self._opened_at is not None or self._failures >= self._threshold:
-            self.trip()
+            self.trip(reason)
 
-    def trip(self) -> None:
-        """Open the breaker now."""
+    def trip(self, reason: object = None) -> None:
+        """Open the breaker now; the first opening is logged at WARNING with its reason."""
         if self.state is BreakerState.CLOSED:
-            logger.warning("breaker {} opened", self.name)
+            logger.warning(
+                "breaker {} opened for {} s after {} failure(s): {!r}",
+                self.name,
+                self._reset_after_s,
+                self._failures,
+                reason,
+            )
         self._opened_at = time.monotonic()

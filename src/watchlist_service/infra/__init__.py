@@ -1,0 +1,1 @@
+"""Infrastructure every feature shares: Redis, MongoDB, circuit breakers."""

@@ -1,0 +1,283 @@
+"""The composition root: everything the service holds while it runs, built in one place, in one order.
+
+``open_resources`` builds one frozen, typed ``Resources`` (clients, breakers, repositories, caches, services,
+the realtime hub) and closes it in reverse order. ``Root`` is what ``create_app`` hands to middleware and
+dependency providers: it holds the ``Resources`` of the running app. Nothing looks a service up by name.
+
+Start-up, in order: MongoDB (indexes ensured), the one Redis client (Cluster slot map loaded), the HTTP
+clients, the catalog, the realtime fan-out (pub/sub), the list service, the realtime hub, the metadata sweep;
+then readiness turns on and the signal handlers go in (SIGTERM: readiness off, drain, sockets closed with
+1001, then the server's own shutdown). Shutdown runs the same list backwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Final
+
+import httpx
+from litestar import Litestar
+from loguru import logger
+from redis.asyncio import Redis
+
+from watchlist_service.catalog.cache import ReadThroughCache
+from watchlist_service.catalog.client import TmdbClient, tmdb_configured, tmdb_http_client
+from watchlist_service.catalog.cursor import CursorCodec, cursor_secret
+from watchlist_service.catalog.limiter import OutboundLimiter
+from watchlist_service.catalog.schemas import MAX_OFFSET
+from watchlist_service.catalog.service import CatalogService
+from watchlist_service.config import Settings
+from watchlist_service.infra.breaker import CircuitBreaker
+from watchlist_service.infra.mongo import MongoClient, mongo_client
+from watchlist_service.infra.redis import (
+    RedisClient,
+    RedisGuard,
+    load_slot_map,
+    pubsub_client,
+    redis_client,
+)
+from watchlist_service.ratelimit import RateLimits
+from watchlist_service.realtime.fanout import ChannelsEventSink, build_channels
+from watchlist_service.realtime.hub import RealtimeHub
+from watchlist_service.realtime.tickets import TicketStore
+from watchlist_service.security import TokenVerifier
+from watchlist_service.watchlist.cache import PageCache
+from watchlist_service.watchlist.repository import WatchlistRepository
+from watchlist_service.watchlist.service import WatchlistService
+
+_ROOT_KEY: Final = "composition_root"
+
+
+@dataclass(slots=True)
+class Readiness:
+    """Whether the readiness probe answers 200: on once started, off from SIGTERM (drain) and shutdown."""
+
+    ready: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """What the running service holds; built by ``open_resources`` only."""
+
+    settings: Settings
+    mongo: MongoClient
+    redis: RedisClient
+    requests_redis: RedisGuard  # rate limits, idempotency keys, socket tickets
+    verifier: TokenVerifier
+    rate_limits: RateLimits
+    repository: WatchlistRepository
+    page_cache: PageCache
+    catalog: CatalogService
+    watchlist: WatchlistService
+    realtime: RealtimeHub
+    readiness: Readiness = field(default_factory=Readiness)
+
+
+def _breaker(settings: Settings, use: str) -> CircuitBreaker:
+    # One per use of Redis: see RedisGuard.
+    return CircuitBreaker(
+        f"redis-{use}", failure_threshold=settings.breaker_failures, reset_after_s=settings.breaker_reset_s
+    )
+
+
+async def _open_catalog(settings: Settings, stack: AsyncExitStack, redis: RedisClient) -> CatalogService:
+    """The TMDb catalog; without TMDb settings it answers 503 ``catalog-unavailable`` (start-up goes on)."""
+    guard = RedisGuard(redis, _breaker(settings, "catalog"))
+    client: TmdbClient | None = None
+    if tmdb_configured(settings):
+        http = tmdb_http_client(settings)
+        stack.push_async_callback(http.aclose)
+        limiter = OutboundLimiter(
+            guard,
+            limit=settings.tmdb_rate_limit_per_s,
+            margin_ms=settings.tmdb_rate_margin_ms,
+            fallback_limit=settings.tmdb_fallback_rate_limit_per_s,
+        )
+        tmdb_breaker = CircuitBreaker(
+            "tmdb",
+            failure_threshold=settings.tmdb_breaker_failures,
+            reset_after_s=settings.tmdb_breaker_reset_s,
+        )
+        client = TmdbClient.from_settings(settings, http, limiter, tmdb_breaker)
+    else:
+        logger.warning("no WATCHLIST_TMDB_BASE_URL, _TOKEN or _API_KEY: the catalog answers 503")
+    cache = ReadThroughCache(
+        guard,
+        deadline_s=settings.tmdb_deadline_s,
+        stale_ttl_s=settings.tmdb_stale_ttl_s,
+        not_found_ttl_s=settings.tmdb_not_found_ttl_s,
+        failure_ttl_s=settings.tmdb_failure_ttl_s,
+        local_cache_s=settings.tmdb_local_cache_s,
+    )
+    stack.push_async_callback(cache.aclose)
+    return CatalogService(
+        client,
+        cache,
+        CursorCodec(cursor_secret(settings), max_offset=MAX_OFFSET),
+        list_ttl_s=settings.tmdb_list_ttl_s,
+        detail_ttl_s=settings.tmdb_detail_ttl_s,
+    )
+
+
+async def _sweep_pending_metadata(service: WatchlistService, interval_s: float) -> None:
+    """Fill in, now and then, metadata that TMDb could not give when titles were added."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            filled = await service.fill_all_pending()
+        except Exception:  # a sweep must never end the loop; the next one retries
+            logger.exception("metadata sweep failed")
+            continue
+        if filled:
+            logger.info("metadata sweep filled {} titles", filled)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+@asynccontextmanager
+async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+    """Open MongoDB, Redis and HTTP clients, build the services, and close everything on the way out."""
+    # httpx logs every request URL at INFO, and a TMDb v3 key travels in the URL.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    async with AsyncExitStack() as stack:
+        mongo = mongo_client(settings)
+        stack.push_async_callback(mongo.close)
+        repository = WatchlistRepository(
+            mongo[settings.mongodb_database], cap=settings.list_cap, changes_kept=settings.changes_kept
+        )
+        await repository.ensure_indexes()
+
+        redis = redis_client(settings)
+        stack.push_async_callback(redis.aclose)
+        await load_slot_map(redis)
+        requests_redis = RedisGuard(redis, _breaker(settings, "requests"))
+        http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))  # the JWKS endpoint, when configured
+        stack.push_async_callback(http.aclose)
+        verifier = TokenVerifier(settings, http)
+        rate_limits = RateLimits(settings, requests_redis)
+
+        catalog = await _open_catalog(settings, stack, redis)
+
+        # Pub/sub needs its own connection; Channels starts its receiver here and closes that client.
+        pubsub: Redis = pubsub_client(settings)
+        channels, backend = build_channels(settings, pubsub)
+        await stack.enter_async_context(channels)
+        events = ChannelsEventSink(
+            channels,
+            RedisGuard(pubsub, _breaker(settings, "realtime")),
+            timeout_s=max(settings.redis_timeout_ms / 1000, 0.05),
+        )
+
+        page_cache = PageCache(
+            RedisGuard(redis, _breaker(settings, "pages")),
+            ttl_s=settings.cache_page_ttl_s,
+            enabled=settings.cache_enabled,
+        )
+        watchlist = WatchlistService(
+            repository,
+            page_cache,
+            events,
+            titles=catalog if tmdb_configured(settings) else None,
+            lookup_timeout_s=settings.list_lookup_timeout_s,
+        )
+        stack.push_async_callback(watchlist.aclose)
+
+        hub = RealtimeHub(
+            settings,
+            channels,
+            backend,
+            service=watchlist,
+            verifier=verifier,
+            limits=rate_limits,
+            tickets=TicketStore(requests_redis, ttl_s=settings.ws_ticket_ttl_s),
+        )
+        # Entered after Channels, so left before it: sockets are closed with 1001 while pub/sub still runs.
+        await stack.enter_async_context(hub.running())
+
+        sweeper = asyncio.create_task(_sweep_pending_metadata(watchlist, settings.metadata_sweep_interval_s))
+        stack.push_async_callback(_cancel, sweeper)
+        yield Resources(
+            settings=settings,
+            mongo=mongo,
+            redis=redis,
+            requests_redis=requests_redis,
+            verifier=verifier,
+            rate_limits=rate_limits,
+            repository=repository,
+            page_cache=page_cache,
+            catalog=catalog,
+            watchlist=watchlist,
+            realtime=hub,
+        )
+
+
+class Root:
+    """The resources of one app: built at start-up by ``lifespan``, read by middleware and providers."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._resources: Resources | None = None
+
+    @property
+    def resources(self) -> Resources:
+        """The running app's resources (``RuntimeError`` before start-up or after shutdown)."""
+        if self._resources is None:
+            raise RuntimeError("the service is not started")
+        return self._resources
+
+    def attach(self, app: Litestar) -> None:
+        """Make this root findable from ``app`` (``resources_of``: tests and tools only)."""
+        app.state[_ROOT_KEY] = self
+
+    @asynccontextmanager
+    async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        """The app's one lifespan: open the resources, serve, then close them."""
+        async with open_resources(self.settings) as resources:
+            self._resources = resources
+            resources.readiness.ready = True
+            try:
+                async with resources.realtime.signal_relay():
+                    _drain_on_sigterm(resources, self.settings.shutdown_drain_s)
+                    logger.info("watchlist-service started")
+                    yield
+            finally:
+                resources.readiness.ready = False
+                logger.info("watchlist-service stopping")
+        self._resources = None
+
+
+def resources_of(app: Litestar) -> Resources:
+    """The resources of a running app made by ``create_app`` (for tests and tools; the service itself gets
+    them through its constructors and providers)."""
+    root = app.state[_ROOT_KEY]
+    assert isinstance(root, Root)
+    return root.resources
+
+
+def _drain_on_sigterm(resources: Resources, drain_s: float) -> None:
+    """On SIGTERM, turn readiness to 503 at once and keep serving for ``drain_s`` so that load balancers stop
+    sending new requests, then hand the signal on (the hub's relay: sockets closed with 1001; then the
+    server's graceful shutdown). Only where a server has installed a handler, in the main thread."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        return
+    loop = asyncio.get_running_loop()
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        resources.readiness.ready = False
+        logger.info("SIGTERM: not ready any more; shutting down in {} s", drain_s)
+        loop.call_soon_threadsafe(loop.call_later, drain_s, previous, signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)

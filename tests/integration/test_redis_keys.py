@@ -1,0 +1,34 @@
+"""Every key the service writes to Redis is a row of the key table (``infra/redis.py``)."""
+
+from __future__ import annotations
+
+import uuid
+
+from redis.asyncio import Redis
+
+from tests.conftest import User
+from tests.integration.catalog_support import CatalogClientFactory, FakeTmdb
+from watchlist_service.infra.redis import KEY_LAYOUTS, layouts_of
+
+pytest_plugins = ["tests.integration.catalog_fixtures"]
+
+
+async def test_every_key_in_redis_has_one_row_in_the_key_table(
+    catalog_client: CatalogClientFactory, fake_tmdb: FakeTmdb, tmdb_redis: Redis, user: User
+) -> None:
+    async with catalog_client() as client:
+        key = {"Idempotency-Key": uuid.uuid4().hex, **user.headers}
+        assert (await client.post("/v1/watchlist", json={"contentId": "movie:550"}, headers=key)).status_code
+        assert (await client.get("/v1/watchlist?type=movie&sort=title.asc", headers=user.headers)).is_success
+        assert (await client.get("/v1/watchlist", headers=user.headers)).is_success
+        assert (await client.get("/v1/movies?count=5", headers=user.headers)).is_success
+        assert (await client.post("/v1/watchlist/events/ticket", headers=user.headers)).status_code == 201
+        denied = await client.get("/v1/watchlist", headers={"Authorization": "Bearer not-a-token"})
+        assert denied.status_code == 401
+    # The whole session's Redis: whatever earlier tests wrote is checked too.
+    keys = [raw.decode() async for raw in tmdb_redis.scan_iter(count=1_000)]
+    unmatched = {k: [row.layout for row in layouts_of(k)] for k in keys if len(layouts_of(k)) != 1}
+    assert unmatched == {}
+    seen = {row.layout for k in keys for row in layouts_of(k)}
+    # Every row but the single-flight lease (deleted as soon as its fetch is stored) was just written.
+    assert {row.layout for row in KEY_LAYOUTS} - seen == {"tmdb:{<name>}:lock"}
