@@ -35,6 +35,18 @@ class Settings(BaseSettings):
     mongodb_timeout_ms: int = Field(
         default=1_500, ge=100, description="server selection and operation timeout"
     )
+    mongodb_heartbeat_ms: int = Field(
+        default=500,
+        ge=500,
+        le=60_000,
+        description="how often the driver checks the replica set (and how soon it finds a new primary)",
+    )
+    mongodb_app_name: str = Field(
+        default="watchlist-service",
+        min_length=1,
+        max_length=128,
+        description="the appName MongoDB sees (server logs, currentOp, fail points)",
+    )
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_cluster: bool = False
     redis_timeout_ms: int = Field(default=500, ge=10, description="socket timeout for cache calls")

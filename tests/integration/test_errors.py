@@ -201,3 +201,26 @@ async def test_user_ids_in_paths_follow_the_token_subject_rules(
     )
     assert ok.status_code == 201
     assert ok.headers["location"] == "/v1/users/auth0|abc:42/watchlist/movie:1"
+
+
+@pytest.mark.parametrize("content_id", ["movie:9133201411", "tv:2147483648", "movie:4294967296"])
+async def test_tmdb_ids_beyond_32_bits_are_400_everywhere(
+    app_client: httpx.AsyncClient, settings: Settings, user: User, content_id: str
+) -> None:
+    service = bearer(settings, "svc", scopes=[SCOPE_READ_ANY, SCOPE_WRITE_ANY])
+    for path, headers in (("/v1/watchlist", user.headers), (f"/v1/users/{user.id}/watchlist", service)):
+        added = await app_client.post(path, json={"contentId": content_id}, headers=headers)
+        assert_problem(added, 400, 60001)
+        assert_problem(await app_client.get(f"{path}/{content_id}", headers=headers), 400, 60001)
+        contains = await app_client.post(
+            f"{path}/contains", json={"contentIds": [content_id]}, headers=headers
+        )
+        assert_problem(contains, 400, 60001)
+        batch = await app_client.post(path + "/batch", json={"add": [content_id]}, headers=headers)
+        assert batch.status_code == 200
+        assert batch.json()["invalid"] == [content_id]
+    largest = await app_client.post(
+        "/v1/watchlist", json={"contentId": "movie:2147483647"}, headers=user.headers
+    )
+    assert largest.status_code == 201
+    await assert_still_serving(app_client, user)

@@ -27,8 +27,9 @@ from loguru import logger
 
 from watchlist_service import __version__
 from watchlist_service.catalog.limiter import OutboundLimiter
-from watchlist_service.catalog.schemas import MAX_PAGE, MAX_TMDB_ID, SORT_BY, ContentKind
+from watchlist_service.catalog.schemas import MAX_PAGE, SORT_BY, ContentKind
 from watchlist_service.config import Settings
+from watchlist_service.content import is_tmdb_id
 from watchlist_service.errors import CatalogUnavailable, DomainError, MovieNotFound, TvNotFound
 from watchlist_service.infra.breaker import CircuitBreaker
 from watchlist_service.metrics import TMDB_CALLS
@@ -85,7 +86,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def _check_id(tmdb_id: int) -> int:
-    if isinstance(tmdb_id, bool) or not isinstance(tmdb_id, int) or not 0 < tmdb_id <= MAX_TMDB_ID:
+    if not is_tmdb_id(tmdb_id):  # the request schemas refuse such ids; reaching here is a bug
         raise ValueError(f"not a TMDb id: {tmdb_id!r}")
     return tmdb_id
 

@@ -10,15 +10,14 @@ from litestar.di import NamedDependency
 from litestar.params import PathParameter, QueryParameter
 
 from watchlist_service.catalog.cursor import MAX_CURSOR_LENGTH
-from watchlist_service.catalog.schemas import MAX_TMDB_ID, CatalogPage, CatalogSort, MovieDetails, TvDetails
+from watchlist_service.catalog.schemas import CatalogPage, CatalogSort, MovieDetails, TvDetails
 from watchlist_service.catalog.service import CatalogService
-from watchlist_service.errors import InvalidRequest
+from watchlist_service.content import TMDB_ID_PATTERN
 from watchlist_service.routes import CATALOG
 
 # Catalog answers are the same for every caller, so shared caches may keep them briefly.
 LIST_HEADERS: Final = {"Cache-Control": "public, max-age=60"}
 DETAIL_HEADERS: Final = {"Cache-Control": "public, max-age=300"}
-_ID_PATTERN: Final = r"^[1-9][0-9]{0,9}$"
 _ENCODER: Final = msgspec.json.Encoder()
 
 Cursor = Annotated[
@@ -31,23 +30,17 @@ Sort = Annotated[CatalogSort, QueryParameter(description="order of the list")]
 SearchText = Annotated[
     str, QueryParameter(name="query", min_length=1, max_length=200, description="words of the title")
 ]
-MovieId = Annotated[str, PathParameter(pattern=_ID_PATTERN, max_length=10, description="TMDb movie id")]
-TvId = Annotated[str, PathParameter(pattern=_ID_PATTERN, max_length=10, description="TMDb TV show id")]
+MovieId = Annotated[
+    str, PathParameter(pattern=TMDB_ID_PATTERN, max_length=10, description="TMDb movie id (1..2^31-1)")
+]
+TvId = Annotated[
+    str, PathParameter(pattern=TMDB_ID_PATTERN, max_length=10, description="TMDb TV show id (1..2^31-1)")
+]
 
 
 def _json(value: msgspec.Struct, headers: dict[str, str]) -> Response[Any]:
     """Encode with msgspec directly: measured 25% more cached pages per second than Litestar's serializer."""
     return Response(content=_ENCODER.encode(value), media_type="application/json", headers=headers)
-
-
-def _tmdb_id(raw: str, field: str) -> int:
-    tmdb_id = int(raw)
-    if tmdb_id > MAX_TMDB_ID:
-        raise InvalidRequest(
-            "TMDb ids are positive 32-bit integers",
-            extra={"errors": [{"field": field, "message": f"at most {MAX_TMDB_ID}"}]},
-        )
-    return tmdb_id
 
 
 class CatalogController(Controller):
@@ -74,7 +67,7 @@ class CatalogController(Controller):
         self, catalog: NamedDependency[CatalogService], movie_id: MovieId
     ) -> Response[MovieDetails]:
         """One movie with its details; 404 ``movie-not-found`` when TMDb does not know it."""
-        details = await catalog.movie(_tmdb_id(movie_id, "movie_id"))
+        details = await catalog.movie(int(movie_id))
         return cast("Response[MovieDetails]", _json(details, DETAIL_HEADERS))
 
     @get("/tv", operation_id="listTvShows")
@@ -92,7 +85,7 @@ class CatalogController(Controller):
     @get("/tv/{tv_id:str}", operation_id="getTvShow")
     async def tv_show(self, catalog: NamedDependency[CatalogService], tv_id: TvId) -> Response[TvDetails]:
         """One TV show with its details, seasons and episode counts; 404 ``tv-not-found`` when unknown."""
-        details = await catalog.tv(_tmdb_id(tv_id, "tv_id"))
+        details = await catalog.tv(int(tv_id))
         return cast("Response[TvDetails]", _json(details, DETAIL_HEADERS))
 
     @get("/search", operation_id="searchCatalog")

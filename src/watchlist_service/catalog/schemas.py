@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 import re
 from enum import StrEnum
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import msgspec
 
-ContentKind = Literal["movie", "tv"]
-MAX_TMDB_ID: Final = 2**31 - 1
+from watchlist_service.content import MAX_TMDB_ID, ContentType
+
+ContentKind = ContentType
 PAGE_SIZE: Final = 20
 MAX_PAGE: Final = 500  # TMDb answers 400 for pages past 500
 MAX_OFFSET: Final = PAGE_SIZE * MAX_PAGE

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -10,7 +9,9 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-CONTENT_ID_RE = re.compile(r"^(movie|tv):[1-9][0-9]{0,9}$")
+from watchlist_service.content import CONTENT_ID_PATTERN, CONTENT_ID_RE, ContentType, split_content_id
+
+__all__ = ["CONTENT_ID_RE", "ContentType", "split_content_id"]  # the list's view of content ids
 NOTES_MAX = 2_000
 BATCH_MAX = 100
 CONTAINS_MAX = 100
@@ -18,7 +19,7 @@ CONTAINS_MAX = 100
 ContentId = Annotated[
     str,
     Meta(
-        pattern=CONTENT_ID_RE.pattern,
+        pattern=CONTENT_ID_PATTERN,
         max_length=16,
         description='"{type}:{tmdbId}", e.g. "movie:550" or "tv:1396"',
         examples=["movie:550"],
@@ -26,7 +27,6 @@ ContentId = Annotated[
 ]
 Notes = Annotated[str, Meta(max_length=NOTES_MAX, description="free text, at most 2,000 characters")]
 Rating = Annotated[int, Meta(ge=1, le=10)]
-ContentType = Literal["movie", "tv"]
 
 
 class SortOrder(StrEnum):
@@ -155,9 +155,3 @@ class Stats(Struct, rename="camel"):
     rated: int
     average_rating: float | None
     version: int
-
-
-def split_content_id(content_id: str) -> tuple[ContentType, int]:
-    """``"movie:550"`` -> ``("movie", 550)``; the id must already match ``CONTENT_ID_RE``."""
-    kind, _, tmdb_id = content_id.partition(":")
-    return ("movie" if kind == "movie" else "tv"), int(tmdb_id)
