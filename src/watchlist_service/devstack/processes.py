@@ -154,6 +154,9 @@ def start_mongod(data_dir: Path, port: int | None = None, *, timeout_s: float = 
             str(db_path),
             "--wiredTigerCacheSizeGB",
             "0.25",
+            # Fail points (configureFailPoint) for the fault tests; harmless for development.
+            "--setParameter",
+            "enableTestCommands=1",
             "--quiet",
             "--nounixsocket",
         ],
