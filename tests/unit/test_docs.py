@@ -26,7 +26,6 @@ DOCUMENTS = [README, REPO_ROOT / "AGENTS.md", *sorted((REPO_ROOT / "docs").glob(
 README_MAX_LINES = 200
 SETTINGS_HEADER = ("variable", "default", "description")
 # Fields of Settings that are deliberately not documented: never read by the service, and being removed.
-PENDING_REMOVAL = frozenset({"notes_max_length"})
 # The contract's numbered sections, which code and tests cite as "docs/design.md §N".
 DESIGN_SECTIONS = 9
 
@@ -173,7 +172,7 @@ def env_name(name: str) -> str:
 
 def documented_fields() -> dict[str, FieldInfo]:
     """The fields of ``Settings`` that must be documented, by environment variable."""
-    return {env_name(n): f for n, f in Settings.model_fields.items() if n not in PENDING_REMOVAL}
+    return {env_name(n): f for n, f in Settings.model_fields.items()}
 
 
 def settings_rows() -> list[tuple[int, list[str]]]:
@@ -212,12 +211,6 @@ def test_the_settings_tables_give_each_default_and_a_description() -> None:
     assert not wrong, "\n".join(wrong)
 
 
-def test_settings_being_removed_are_not_documented() -> None:
-    names = {unquote(cells[0]) for _, cells in settings_rows()}
-    assert not names & {env_name(n) for n in PENDING_REMOVAL}
-
-
-@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(REPO_ROOT)))
 def test_relative_links_point_at_existing_files_and_headings(document: Path) -> None:
     broken: list[str] = []
     for number, target in links(document):
