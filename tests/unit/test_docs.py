@@ -25,7 +25,6 @@ DESIGN = REPO_ROOT / "docs" / "design.md"
 DOCUMENTS = [README, REPO_ROOT / "AGENTS.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
 README_MAX_LINES = 200
 SETTINGS_HEADER = ("variable", "default", "description")
-# Fields of Settings that are deliberately not documented: never read by the service, and being removed.
 # The contract's numbered sections, which code and tests cite as "docs/design.md §N".
 DESIGN_SECTIONS = 9
 
@@ -211,6 +210,7 @@ def test_the_settings_tables_give_each_default_and_a_description() -> None:
     assert not wrong, "\n".join(wrong)
 
 
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(REPO_ROOT)))
 def test_relative_links_point_at_existing_files_and_headings(document: Path) -> None:
     broken: list[str] = []
     for number, target in links(document):
