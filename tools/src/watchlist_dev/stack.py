@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from watchlist_service.catalog.client import tmdb_configured
 from watchlist_service.config import Settings
-from watchlist_service.devstack.processes import (
+from watchlist_dev.processes import (
     ManagedProcess,
     free_port,
     mongodb_uri,
@@ -43,7 +43,7 @@ def start_fake_tmdb(
         [
             sys.executable,
             "-m",
-            "watchlist_service.devstack.fake_tmdb",
+            "watchlist_dev.fake_tmdb",
             "--host",
             "127.0.0.1",
             "--port",

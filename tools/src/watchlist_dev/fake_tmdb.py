@@ -1,7 +1,7 @@
 """A local fake of The Movie Database (TMDb) API v3, served over real HTTP, with fault injection.
 
 Run it with
-    python -m watchlist_service.devstack.fake_tmdb --host 127.0.0.1 --port 8765 --api-key K --bearer-token T
+    python -m watchlist_dev.fake_tmdb --host 127.0.0.1 --port 8765 --api-key K --bearer-token T
 
 The data is a derived catalog (tmdb_catalog.json.gz next to this file, built by scripts/build_catalog.py):
 4,803 movies of the Kaggle TMDb 5000 set (2017-era popularity/votes), 678 more "lite" movies and 269 TV shows
@@ -1041,7 +1041,7 @@ def make_server(
 def main(argv: list[str] | None = None) -> None:
     """Serve the fake until SIGTERM or SIGINT."""
     parser = argparse.ArgumentParser(
-        prog="python -m watchlist_service.devstack.fake_tmdb", description=__doc__
+        prog="python -m watchlist_dev.fake_tmdb", description=__doc__
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
