@@ -1,1 +1,4 @@
-"""Local processes for development and tests: mongod, redis-server and a fake TMDb."""
+"""Development tools of watchlist-service: the dev stack, a fake TMDb, local clusters, seeding.
+
+Not part of the service's wheel or image; the service never imports this package (``lint-imports``).
+"""

