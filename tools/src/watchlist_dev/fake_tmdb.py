@@ -349,7 +349,7 @@ class Catalog:
     """The read-only movie/TV data, with lazily built and cached orderings (thread-safe)."""
 
     def __init__(self, document: Mapping[str, Any]) -> None:
-        """Index a catalog document as written by scripts/build_catalog.py."""
+        """Index a catalog document as written by watchlist_dev.build_catalog."""
         self.movies = _columns_to_records(document["movies"])
         self.tv = _columns_to_records(document["tv"])
         self.records: dict[str, list[JsonObject]] = {"movie": self.movies, "tv": self.tv}
