@@ -8,6 +8,7 @@ with the very commands the Dockerfile runs.
 
 from __future__ import annotations
 
+import ast
 import configparser
 import importlib.metadata
 import json
@@ -219,6 +220,55 @@ def test_the_lock_pins_every_installed_distribution(lock: dict[str, Any]) -> Non
     }
     assert installed
     assert installed - locked == set()
+
+
+OUR_PACKAGES = {"watchlist_service", "watchlist_dev", "tests", "loadtests"}
+
+
+def third_party_imports(*folders: Path) -> set[str]:
+    """Top-level names the Python files under ``folders`` import from outside the stdlib and this repo."""
+    found: set[str] = set()
+    for folder in folders:
+        for path in folder.rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    found.update(alias.name.split(".")[0] for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    found.add(node.module.split(".")[0])
+    return found - set(sys.stdlib_module_names) - OUR_PACKAGES - {"__future__"}
+
+
+def declared(pyproject: Path, *, group: str | None = None) -> set[str]:
+    """The distributions ``pyproject`` declares: its dependencies, and a dependency group's if named."""
+    with pyproject.open("rb") as stream:
+        document = tomllib.load(stream)
+    requirements = list(document["project"]["dependencies"])
+    if group is not None:
+        requirements += document["dependency-groups"][group]
+    return {_requirement_name(r) for r in requirements}
+
+
+@pytest.mark.parametrize(
+    ("folders", "pyproject", "group"),
+    [
+        (["src"], "pyproject.toml", None),
+        (["tools/src"], "tools/pyproject.toml", None),
+        (["tests", "loadtests"], "pyproject.toml", "dev"),
+    ],
+    ids=["service", "dev-tools", "tests-and-load-tests"],
+)
+def test_every_third_party_import_is_declared_where_it_is_used(
+    folders: list[str], pyproject: str, group: str | None
+) -> None:
+    """Not merely installed because something else pulls it in: a dependency of ours drops it, we break."""
+    providers = importlib.metadata.packages_distributions()
+    wanted = declared(REPO_ROOT / pyproject, group=group)
+    undeclared = {
+        name: providers.get(name, [])
+        for name in third_party_imports(*(REPO_ROOT / f for f in folders))
+        if not {normalize(d) for d in providers.get(name, [])} & wanted
+    }
+    assert undeclared == {}, f"imported but not declared in {pyproject}"
 
 
 def test_no_binary_archives_are_tracked() -> None:
