@@ -1,22 +1,33 @@
 # syntax=docker/dockerfile:1
-# The image runs exactly the wheel that tests/unit/test_packaging.py builds with the same command in CI.
+# The image runs exactly the wheel that tests/unit/test_packaging.py builds with the same command in CI, on the
+# runtime dependencies that uv.lock pins.
 #
 # Pinned by tag for readability; CI should pin by digest as well
 # (python:3.11-slim-bookworm@sha256:<digest>) so a rebuilt upstream tag cannot change the image unnoticed.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS builder
+# The uv that exports the lock; the Makefile bootstraps the same release (UV_VERSION).
+ARG UV_VERSION=0.13.9
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
-RUN python -m venv /opt/venv
-# Only what the wheel is built from, so editing tests or manifests does not bust this layer.
-COPY pyproject.toml README.md ./
+RUN python -m venv /opt/venv \
+    && python -m pip install --no-cache-dir "uv==${UV_VERSION}"
+# Runtime dependencies first, exactly as uv.lock pins them (hashes checked): this layer changes only with the
+# lock. --no-dev leaves out the dev group (and with it the dev tools of tools/); --no-emit-workspace leaves
+# out our own packages, installed from the wheel below. pip compiles the .pyc files here, because the
+# runtime root filesystem is read-only.
+COPY pyproject.toml uv.lock ./
+COPY tools/pyproject.toml ./tools/
+RUN uv export --frozen --no-dev --no-emit-workspace --format requirements-txt --quiet -o /tmp/requirements.txt \
+    && /opt/venv/bin/pip install --no-cache-dir --require-hashes -r /tmp/requirements.txt
+# Then the service itself, the wheel CI builds with the same command; its dependencies are already there.
+COPY README.md ./
 COPY src ./src
-# Runtime dependencies only: no [dev] or [devstack] extras reach the image. pip compiles the .pyc files here,
-# because the runtime root filesystem is read-only.
 RUN python -m pip wheel --no-deps -w /wheels . \
-    && /opt/venv/bin/pip install --no-cache-dir /wheels/watchlist_service-*.whl
+    && /opt/venv/bin/pip install --no-cache-dir --no-deps /wheels/watchlist_service-*.whl \
+    && /opt/venv/bin/pip check
 
 FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="watchlist-service" \

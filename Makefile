@@ -6,32 +6,51 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# uv from PATH when there is one; otherwise this pinned release from PyPI, in a private venv of its own.
+UV_VERSION := 0.13.9
+UV_HOME := .cache/uv
+UV ?= $(or $(shell command -v uv),$(UV_HOME)/bin/uv)
+export UV
+SOURCES := src tools/src tests loadtests
 
-.PHONY: run test lint format bench loadtest clean
+.PHONY: run test lint format bench loadtest lock cluster clean
 
-$(STAMP): pyproject.toml
+$(UV_HOME)/bin/uv:
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (python3.11 or newer on PATH)"; exit 1; }
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(PYTHON) -m venv $(UV_HOME)
+	$(UV_HOME)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+# Exactly what uv.lock pins (the service, the dev tools in tools/ and the dev group), nothing else: --frozen
+# installs the lock as it is, and `make lint` fails when it no longer matches the pyproject files.
+$(STAMP): uv.lock pyproject.toml tools/pyproject.toml | $(UV)
+	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (python3.11 or newer on PATH)"; exit 1; }
+	$(UV) sync --frozen --python "$(PYTHON)"
 	touch $(STAMP)
 
-## run: install if needed, start mongod + redis + the API on http://127.0.0.1:8000 (Ctrl-C stops all)
+## run: install if needed, start mongod + redis + the fake TMDb + the API on http://127.0.0.1:8000 (Ctrl-C stops all)
 run: $(STAMP)
-	$(BIN)/watchlist-service dev
+	$(BIN)/watchlist-dev run
 
 ## test: install if needed, lint, type-check, then the whole suite against throwaway mongod and redis
 test: $(STAMP) lint
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests loadtests scripts
-	$(BIN)/ruff format --check src tests loadtests scripts
+	$(UV) lock --check
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check $(SOURCES)
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests loadtests scripts
-	$(BIN)/ruff check --fix src tests loadtests scripts
+	$(BIN)/ruff format $(SOURCES)
+	$(BIN)/ruff check --fix $(SOURCES)
+
+## lock: rewrite uv.lock after a pyproject change. Plain `uv lock` keeps every pin that still satisfies the
+## pyproject files, so a change moves only what it must; `make lock UPGRADE=1` moves everything to the newest
+## allowed releases (uv lock --upgrade), for a deliberate upgrade in a change of its own.
+lock: | $(UV)
+	$(UV) lock $(if $(UPGRADE),--upgrade)
 
 ## bench: ratios of our endpoints to a hello endpoint on the same server, in one run
 bench: $(STAMP)
@@ -43,12 +62,11 @@ loadtest: $(STAMP)
 
 ## cluster: INSTANCES (2) API instances behind nginx on http://127.0.0.1:$(CLUSTER_PORT) (8080), on the dev
 ## stack's MongoDB and Redis; WORKERS uvicorn workers each (1); prints the URLs and a TOKEN; Ctrl-C stops all
-.PHONY: cluster
 INSTANCES ?= 2
 CLUSTER_PORT ?= 8080
 WORKERS ?= 1
 cluster: $(STAMP)
-	$(BIN)/python -m watchlist_service.devstack.cluster --instances $(INSTANCES) --port $(CLUSTER_PORT) --workers $(WORKERS)
+	$(BIN)/watchlist-dev cluster --instances $(INSTANCES) --port $(CLUSTER_PORT) --workers $(WORKERS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(UV_HOME) .pytest_cache .mypy_cache .ruff_cache

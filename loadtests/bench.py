@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from loadtests.servers import serve_one_worker, start_backends
-from watchlist_service.devstack.stack import start_fake_tmdb
+from watchlist_dev.processes import start_fake_tmdb
 from watchlist_service.security import mint_token
 
 RESULTS = Path("bench/results.md")

@@ -3,69 +3,38 @@ in that process)."""
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-import httpx
-
+from watchlist_dev.processes import api_env, free_port, mongodb_uri, start_api, start_mongod, start_redis
 from watchlist_service.config import Settings
-from watchlist_service.devstack.processes import (
-    free_port,
-    mongodb_uri,
-    start_mongod,
-    start_redis,
-    wait_for_port,
-)
 
 
 def start_backends(work: Path, stack: ExitStack) -> tuple[Settings, dict[str, str]]:
     """A throwaway mongod and redis-server in ``work``, stopped by ``stack``; the settings to mint tokens
     with, and a server environment on them (a fresh JWT secret, no access log, warnings only)."""
-    secret = secrets.token_urlsafe(48)
     mongod = start_mongod(work / "mongo")
     stack.callback(mongod.stop)
     redis = start_redis(work / "redis")
     stack.callback(redis.stop)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHLIST_")}
-    env.update(
-        {
-            "WATCHLIST_MONGODB_URI": mongodb_uri(mongod.port),
-            "WATCHLIST_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
-            "WATCHLIST_JWT_SECRET": secret,
-            "WATCHLIST_ACCESS_LOG": "false",
-            "WATCHLIST_LOG_LEVEL": "WARNING",
-        }
+    settings = Settings(
+        _env_file=None,
+        jwt_secret=secrets.token_urlsafe(48),
+        mongodb_uri=mongodb_uri(mongod.port),
+        redis_url=f"redis://127.0.0.1:{redis.port}/0",
     )
-    return Settings(_env_file=None, jwt_secret=secret), env
+    env = api_env(settings, {"WATCHLIST_ACCESS_LOG": "false", "WATCHLIST_LOG_LEVEL": "WARNING"})
+    return settings, env
 
 
 @contextmanager
 def serve_one_worker(env: dict[str, str], log_dir: Path) -> Iterator[tuple[str, int]]:
     """Start the server with ``env``, wait until it is ready; yields its base URL and pid."""
     port = free_port()
-    with (log_dir / f"server-{port}.log").open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603  # our own argument list
-            [sys.executable, "-m", "watchlist_service", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=log_dir,
-        )
+    server = start_api(port, env, log_dir / f"server-{port}.log")
     try:
-        wait_for_port(port, timeout_s=30, process=process)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while httpx.get(url + "/v1/health/ready", timeout=5).status_code != 200:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the server did not get ready")
-            time.sleep(0.1)
-        yield url, process.pid
+        yield server.url, server.popen.pid
     finally:
-        process.terminate()
-        process.wait(timeout=60)
+        server.stop(timeout_s=60)

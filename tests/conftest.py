@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -23,16 +21,17 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from watchlist_service.app import create_app
-from watchlist_service.config import Settings
-from watchlist_service.devstack.processes import (
+from watchlist_dev.processes import (
     ManagedProcess,
+    api_env,
     free_port,
     mongodb_uri,
+    start_api,
     start_mongod,
     start_redis,
-    wait_for_port,
 )
+from watchlist_service.app import create_app
+from watchlist_service.config import Settings
 from watchlist_service.security import mint_token
 
 TEST_SECRET = "test-secret-" + "x" * 40
@@ -171,84 +170,27 @@ def new_user(settings: Settings) -> User:
     return User(id=user_id, headers=bearer(settings, user_id))
 
 
-@dataclass
-class ServerProcess:
-    """A real ``watchlist-service serve`` process."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-    log_path: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        stop_process(self.process)
-
-
-def stop_process(process: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout_s: float = 20) -> None:
-    """Signal a child that is still running and wait for it; SIGKILL if it has not exited in ``timeout_s``."""
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
 def server_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment a server process needs to run with ``settings``'s backends and secret."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHLIST_")}
-    env.update(
-        {
-            "WATCHLIST_MONGODB_URI": settings.mongodb_uri,
-            "WATCHLIST_MONGODB_DATABASE": settings.mongodb_database,
-            "WATCHLIST_REDIS_URL": settings.redis_url,
-            "WATCHLIST_JWT_SECRET": TEST_SECRET,
-            "WATCHLIST_LOG_LEVEL": "WARNING",
-            "WATCHLIST_ACCESS_LOG": "false",
-            **{f"WATCHLIST_{name.upper()}": value for name, value in GENEROUS_RATE_LIMITS.items()},
-        }
-    )
-    env.update(extra)
-    return env
+    test_defaults = {
+        "WATCHLIST_JWT_SECRET": TEST_SECRET,
+        "WATCHLIST_LOG_LEVEL": "WARNING",
+        "WATCHLIST_ACCESS_LOG": "false",
+        **{f"WATCHLIST_{name.upper()}": value for name, value in GENEROUS_RATE_LIMITS.items()},
+    }
+    return api_env(settings, {**test_defaults, **extra})
 
 
-def start_server(settings: Settings, log_dir: Path, *, cwd: Path | None = None, **env: str) -> ServerProcess:
-    """Start ``watchlist-service serve`` on a free port and wait until it is ready."""
+def start_server(settings: Settings, log_dir: Path, *, cwd: Path | None = None, **env: str) -> ManagedProcess:
+    """``watchlist-service serve`` on a free port with ``settings``' backends (and ``env``), once ready."""
     port = free_port()
-    log_path = log_dir / f"server-{port}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "watchlist_service", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=server_env(settings, **env),
-            cwd=cwd or log_dir,
-        )
-    server = ServerProcess(process=process, port=port, log_path=log_path)
-    try:
-        wait_for_port(port, timeout_s=30, process=process)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(server.url + "/v1/health/ready", timeout=2).status_code == 200:
-                    return server
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError("server not ready")
-    except BaseException:
-        server.stop()
-        raise
+    return start_api(port, server_env(settings, **env), log_dir / f"server-{port}.log", cwd=cwd, timeout_s=30)
 
 
 @pytest.fixture(scope="session")
 def two_servers(
     settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[list[ServerProcess]]:
+) -> Iterator[list[ManagedProcess]]:
     """Two replicas of the service on one MongoDB and one Redis."""
     log_dir = tmp_path_factory.mktemp("servers")
     servers = [start_server(settings, log_dir), start_server(settings, log_dir)]
@@ -257,3 +199,22 @@ def two_servers(
     finally:
         for server in servers:
             server.stop()
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any ``WATCHLIST_*`` variable, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHLIST_")}
+    env.update(extra)
+    return env
+
+
+def cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``watchlist-service ARGS`` run to completion in ``cwd``."""
+    return subprocess.run(
+        [sys.executable, "-m", "watchlist_service", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

@@ -2,7 +2,7 @@
 
 Nothing here imports Locust, so the unit tests can use it without gevent's monkey-patching.
 
-Identities come from the file ``watchlist-service seed`` writes (one ``{"userId": ..., "token": ...}`` a
+Identities come from the file ``watchlist-dev seed`` writes (one ``{"userId": ..., "token": ...}`` a
 line). Without that file, tokens are minted for random user ids with the development HMAC secret, so a load
 test also runs against ``make run`` with no preparation.
 """

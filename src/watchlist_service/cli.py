@@ -1,34 +1,28 @@
-"""``watchlist-service``: serve | dev | token."""
+"""``watchlist-service``: serve | token. (The development commands are ``watchlist-dev``'s, in tools/.)"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import secrets
 import sys
 import tempfile
-from pathlib import Path
 
 import uvicorn
-from dotenv import dotenv_values, set_key
 from pydantic import ValidationError
 
 from watchlist_service.config import Settings
 from watchlist_service.security import mint_token
 
-ENV_FILE = Path(".env")
-DEV_USER = "demo"
 
-
-def _load_settings(**overrides: object) -> Settings:
+def _load_settings() -> Settings:
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings()
     except ValidationError as exc:
         sys.exit(f"invalid configuration:\n{exc}")
 
 
-def _uvicorn_kwargs(settings: Settings) -> dict[str, object]:
+def uvicorn_kwargs(settings: Settings) -> dict[str, object]:
+    """How uvicorn runs the app (``serve``, and the dev stack's in-process server)."""
     return {
         "loop": "uvloop",
         "http": "httptools",
@@ -59,44 +53,8 @@ def serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        **_uvicorn_kwargs(settings),  # type: ignore[arg-type]
+        **uvicorn_kwargs(settings),  # type: ignore[arg-type]
     )
-
-
-def ensure_dev_env(path: Path = ENV_FILE) -> None:
-    """Write the generated development settings to ``.env`` once; later runs and commands reuse them."""
-    existing = dotenv_values(path) if path.exists() else {}
-    if "WATCHLIST_JWT_SECRET" in existing or "WATCHLIST_JWT_SECRET" in os.environ:
-        return
-    path.touch(mode=0o600, exist_ok=True)
-    set_key(str(path), "WATCHLIST_JWT_SECRET", secrets.token_urlsafe(48), quote_mode="never")
-
-
-def dev(args: argparse.Namespace) -> None:
-    """The embedded dev stack: mongod, redis-server and the API in one command; Ctrl-C stops everything."""
-    from watchlist_service.app import create_app  # keeps `token` fast
-    from watchlist_service.devstack.stack import DevStack
-
-    ensure_dev_env()
-    settings = _load_settings()
-    with DevStack(Path(args.data_dir), settings) as stack:
-        settings = stack.settings
-        print(f"WATCHLIST_MONGODB_URI={settings.mongodb_uri}")
-        print(f"WATCHLIST_REDIS_URL={settings.redis_url}")
-        for line in stack.extra_lines():
-            print(line)
-        token = mint_token(settings, DEV_USER, ttl_s=args.token_ttl)
-        print(f"TOKEN={token}")
-        base = f"http://{args.host}:{args.port}"
-        print(
-            "\n# try it:\n"
-            f'curl -s -X POST {base}/v1/watchlist -H "Authorization: Bearer $TOKEN" '
-            "-H 'Content-Type: application/json' -d '{\"contentId\": \"movie:550\"}'\n"
-            f'curl -s {base}/v1/watchlist -H "Authorization: Bearer $TOKEN"\n'
-            f"# API docs: {base}/schema/swagger   (Ctrl-C stops everything)\n",
-            flush=True,
-        )
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, **_uvicorn_kwargs(settings))  # type: ignore[arg-type]
 
 
 def token(args: argparse.Namespace) -> None:
@@ -105,24 +63,6 @@ def token(args: argparse.Namespace) -> None:
     if not settings.can_mint_tokens:
         sys.exit("refusing: only public keys are configured, so this process cannot sign tokens")
     print(mint_token(settings, args.sub, scopes=args.scope, ttl_s=args.ttl))
-
-
-def seed(args: argparse.Namespace) -> None:
-    """Fill MongoDB with users and lists for load tests; write their ids and tokens to a file."""
-    from watchlist_service.seed import seed as run_seed  # keeps the other commands light
-
-    settings = _load_settings()
-    created = asyncio.run(
-        run_seed(
-            settings,
-            users=args.users,
-            items=args.items,
-            zipf=args.zipf,
-            out=Path(args.out),
-            prefix=args.prefix,
-        )
-    )
-    print(f"created {created:,} lists ({args.users - created:,} already existed); users in {args.out}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,28 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_serve.add_argument("--workers", type=int, default=1)
     p_serve.set_defaults(func=serve)
 
-    p_dev = sub.add_parser("dev", help="start mongod, redis and the API for development")
-    p_dev.add_argument("--host", default="127.0.0.1")
-    p_dev.add_argument("--port", type=int, default=8000)
-    p_dev.add_argument("--data-dir", default=".devdata")
-    p_dev.add_argument("--token-ttl", type=int, default=12 * 3600)
-    p_dev.set_defaults(func=dev)
-
     p_token = sub.add_parser("token", help="mint a token with the configured HMAC secret")
     p_token.add_argument("--sub", required=True)
     p_token.add_argument("--scope", action="append", default=[], help="repeatable, e.g. watchlist:read:any")
     p_token.add_argument("--ttl", type=int, default=3600, help="seconds")
     p_token.set_defaults(func=token)
-
-    p_seed = sub.add_parser("seed", help="create users and lists for load tests")
-    p_seed.add_argument("--users", type=int, required=True)
-    p_seed.add_argument("--items", type=int, default=20)
-    p_seed.add_argument(
-        "--zipf", action="store_true", help="popular titles in many lists (Zipf), not uniform"
-    )
-    p_seed.add_argument("--prefix", default="load-user", help="user ids are PREFIX-0, PREFIX-1, ...")
-    p_seed.add_argument("--out", default=".devdata/loadtest-users.jsonl")
-    p_seed.set_defaults(func=seed)
     return parser
 
 

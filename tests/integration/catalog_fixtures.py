@@ -24,8 +24,8 @@ from tests.integration.catalog_support import (
     FakeTmdb,
     delete_tmdb_keys,
 )
+from watchlist_dev.fake_tmdb import make_server
 from watchlist_service.config import Settings
-from watchlist_service.devstack.fake_tmdb import make_server
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
+from watchlist_dev.fake_tmdb import FakeTmdbServer, FaultSettings
 from watchlist_service.catalog.service import CatalogService
-from watchlist_service.devstack.fake_tmdb import FakeTmdbServer, FaultSettings
 from watchlist_service.resources import resources_of
 
 TMDB_API_KEY = "catalog-test-api-key-0123456789"

@@ -18,20 +18,20 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import ServerProcess
+from watchlist_dev.processes import ManagedProcess
 
 EVENTS_PATH = "/v1/watchlist/events"
 Message = dict[str, Any]
 
 
-def ws_url(server: ServerProcess, **query: str | int) -> str:
+def ws_url(server: ManagedProcess, **query: str | int) -> str:
     suffix = f"?{urlencode(query)}" if query else ""
     return f"ws://127.0.0.1:{server.port}{EVENTS_PATH}{suffix}"
 
 
 @asynccontextmanager
 async def open_socket(
-    server: ServerProcess,
+    server: ManagedProcess,
     headers: dict[str, str] | None = None,
     *,
     slow_reader: bool = False,
@@ -106,7 +106,7 @@ def close_frame(ws: ClientConnection) -> tuple[int, str]:
     return rcvd.code, rcvd.reason
 
 
-async def still_serving(server: ServerProcess, headers: dict[str, str], content_id: str) -> None:
+async def still_serving(server: ManagedProcess, headers: dict[str, str], content_id: str) -> None:
     """The replica answers readiness and pushes a fresh event to a fresh socket."""
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
         assert (await client.get("/v1/health/ready")).status_code == 200
@@ -119,7 +119,7 @@ async def still_serving(server: ServerProcess, headers: dict[str, str], content_
             assert event["item"]["contentId"] == content_id
 
 
-async def metric(server: ServerProcess, name: str, **labels: str) -> float:
+async def metric(server: ManagedProcess, name: str, **labels: str) -> float:
     """One sample of the server's Prometheus metrics (0 when absent)."""
     async with httpx.AsyncClient(timeout=10) as client:
         text = (await client.get(server.url + "/metrics")).text

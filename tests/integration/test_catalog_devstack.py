@@ -1,16 +1,20 @@
-"""`make run`: the dev stack starts the fake TMDb when no TMDb is configured and points the service at it."""
+"""`make run`: the dev stack starts the fake TMDb when no TMDb is configured, or when the project's ``.env``
+names one that is not running, and points the service at it."""
 
 from __future__ import annotations
 
 import secrets
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import Backends, make_settings
-from watchlist_service.devstack import stack as stack_module
-from watchlist_service.devstack.stack import DevStack
+from watchlist_dev.processes import free_port, start_fake_tmdb
+from watchlist_dev.stack import DevStack
+from watchlist_service.config import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +63,7 @@ def test_a_token_that_begins_with_a_dash_is_passed_intact(
 ) -> None:
     # token_urlsafe() begins with "-" one time in 64; argparse would have taken it for an option.
     monkeypatch.setattr(secrets, "token_urlsafe", lambda _n: "-dash-led-token-" + "x" * 32)
-    process, token = stack_module.start_fake_tmdb(tmp_path)
+    process, token = start_fake_tmdb(tmp_path)
     try:
         assert token.startswith("-")
         headers = {"Authorization": f"Bearer {token}"}
@@ -69,3 +73,70 @@ def test_a_token_that_begins_with_a_dash_is_passed_intact(
         )
     finally:
         process.stop()
+
+
+ENV_TOKEN = "token-of-the-env-file-0123456789abcdef"
+
+
+def env_file_settings(backends: Backends, project: Path, tmdb_port: int) -> Settings:
+    """Settings as ``watchlist-dev run`` reads them in a project whose ``.env`` names a fake TMDb."""
+    url = f"http://127.0.0.1:{tmdb_port}"
+    (project / ".env").write_text(f"WATCHLIST_TMDB_BASE_URL={url}\nWATCHLIST_TMDB_TOKEN={ENV_TOKEN}\n")
+    return make_settings(backends, tmdb_base_url=url, tmdb_token=ENV_TOKEN)
+
+
+def answers(url: str, token: str = ENV_TOKEN) -> int:
+    return httpx.get(
+        f"{url}/3/movie/550", headers={"Authorization": f"Bearer {token}"}, timeout=5
+    ).status_code
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A loopback port something other than the fake listens on."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield int(listener.getsockname()[1])
+
+
+def test_the_env_file_fake_is_started_on_its_port_with_its_token_and_reused(
+    backends: Backends, tmp_path: Path
+) -> None:
+    port = free_port()
+    settings = env_file_settings(backends, tmp_path, port)
+    with DevStack(tmp_path, settings, env_file=tmp_path / ".env") as stack:
+        assert stack.settings == settings  # the service is pointed where .env says, unchanged
+        assert [p.name for p in stack.processes] == ["fake-tmdb"]
+        assert answers(f"http://127.0.0.1:{port}") == 200
+        assert stack.extra_lines() == [
+            f"WATCHLIST_TMDB_BASE_URL=http://127.0.0.1:{port}",
+            f"WATCHLIST_TMDB_TOKEN={ENV_TOKEN}",
+        ]
+        # A second `make run` in the project finds it running and starts nothing.
+        with DevStack(tmp_path, settings, env_file=tmp_path / ".env") as second:
+            assert second.processes == []
+            assert second.settings == settings
+    with pytest.raises(httpx.ConnectError):
+        answers(f"http://127.0.0.1:{port}")
+
+
+def test_the_env_file_fake_moves_when_something_else_holds_its_port(
+    backends: Backends, tmp_path: Path, taken_port: int
+) -> None:
+    settings = env_file_settings(backends, tmp_path, taken_port)
+    with DevStack(tmp_path, settings, env_file=tmp_path / ".env") as stack:
+        url = stack.settings.tmdb_base_url
+        assert url is not None
+        assert url != f"http://127.0.0.1:{taken_port}"
+        assert answers(url) == 200  # the same token, another port (printed by extra_lines)
+        assert stack.extra_lines()[0] == f"WATCHLIST_TMDB_BASE_URL={url}"
+
+
+def test_a_loopback_tmdb_not_from_the_env_file_is_used_as_it_is(backends: Backends, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("WATCHLIST_TMDB_BASE_URL=http://127.0.0.1:9\nWATCHLIST_TMDB_TOKEN=other\n")
+    settings = make_settings(backends, tmdb_base_url=f"http://127.0.0.1:{free_port()}", tmdb_token="t")
+    with DevStack(tmp_path, settings, env_file=tmp_path / ".env") as stack:
+        assert stack.processes == []
+        assert stack.settings == settings
+        assert stack.extra_lines() == []

@@ -12,8 +12,9 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from tests.conftest import ServerProcess, User, start_server
+from tests.conftest import User, start_server
 from tests.integration.catalog_support import TMDB_TOKEN, FakeTmdb
+from watchlist_dev.processes import ManagedProcess
 from watchlist_service.config import Settings
 
 pytest_plugins = ["tests.integration.catalog_fixtures"]
@@ -36,7 +37,7 @@ class CatalogEnv(TypedDict):
 @pytest.fixture(scope="module")
 def catalog_servers(
     settings: Settings, fake_tmdb: FakeTmdb, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[list[ServerProcess]]:
+) -> Iterator[list[ManagedProcess]]:
     log_dir = tmp_path_factory.mktemp("catalog-servers")
     env: CatalogEnv = {
         "WATCHLIST_TMDB_BASE_URL": fake_tmdb.url,
@@ -46,7 +47,7 @@ def catalog_servers(
         # The fake counts arrivals in a thread of the test process: a wider margin for its clock's jitter.
         "WATCHLIST_TMDB_RATE_MARGIN_MS": "400",
     }
-    servers: list[ServerProcess] = []
+    servers: list[ManagedProcess] = []
     try:
         servers.append(start_server(settings, log_dir, **env))
         servers.append(start_server(settings, log_dir, **env))
@@ -57,7 +58,7 @@ def catalog_servers(
 
 
 async def test_200_concurrent_cold_requests_across_two_replicas_make_one_upstream_call(
-    catalog_servers: list[ServerProcess], fake_tmdb: FakeTmdb, tmdb_redis: Redis, user: User
+    catalog_servers: list[ManagedProcess], fake_tmdb: FakeTmdb, tmdb_redis: Redis, user: User
 ) -> None:
     fake_tmdb.set_faults(latency_ms=300)  # every request arrives while the one fetch is under way
     limits = httpx.Limits(max_connections=200)
@@ -74,7 +75,7 @@ async def test_200_concurrent_cold_requests_across_two_replicas_make_one_upstrea
 
 
 async def test_a_burst_across_two_replicas_stays_within_the_shared_rate_limit(
-    catalog_servers: list[ServerProcess], fake_tmdb: FakeTmdb, tmdb_redis: Redis, user: User
+    catalog_servers: list[ManagedProcess], fake_tmdb: FakeTmdb, tmdb_redis: Redis, user: User
 ) -> None:
     movie_ids = [
         i for _, i in fake_tmdb.ids("/3/discover/movie", sort_by="title.desc", include_adult="false")

@@ -15,8 +15,8 @@ from redis.asyncio import Redis
 
 from tests.conftest import User
 from tests.integration.catalog_support import CatalogClientFactory, FakeTmdb, catalog_service
+from watchlist_dev.processes import ManagedProcess, free_port, start_redis
 from watchlist_service.catalog.cache import Entry
-from watchlist_service.devstack.processes import ManagedProcess, free_port, start_redis
 
 pytest_plugins = ["tests.integration.catalog_fixtures"]
 pytestmark = pytest.mark.faults

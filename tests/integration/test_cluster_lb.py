@@ -1,5 +1,5 @@
 """``make cluster`` for real: two ``watchlist-service serve`` instances behind nginx, started as a subprocess
-the way a developer starts it, on the session's MongoDB and Redis (issue 5, item 3)."""
+the way a developer starts it (``watchlist-dev cluster``), on the session's MongoDB and Redis."""
 
 from __future__ import annotations
 
@@ -22,10 +22,10 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.conftest import bearer, new_user, server_env, stop_process
+from tests.conftest import bearer, new_user, server_env
+from watchlist_dev.cluster import READY_MARKER, ClusterError, find_nginx
+from watchlist_dev.processes import descendants, free_port, pid_alive, stop_process
 from watchlist_service.config import Settings
-from watchlist_service.devstack.cluster import READY_MARKER, ClusterError, find_nginx
-from watchlist_service.devstack.processes import free_port, pid_alive
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +61,8 @@ def cluster(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
         [
             sys.executable,
             "-m",
-            "watchlist_service.devstack.cluster",
+            "watchlist_dev",
+            "cluster",
             "--instances",
             "2",
             "--port",
@@ -204,25 +205,6 @@ async def test_realtime_events_cross_instances_through_the_balancer(
                     break
         assert message["item"]["contentId"] == "movie:13"
         assert message["version"] == 1
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below ``pid`` (children, grandchildren, ...), from /proc."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            # The command name is in parentheses and may hold spaces: fields start after the last ")".
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
 
 
 def alive(pid: int) -> bool:

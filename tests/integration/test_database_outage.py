@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ClientFactory, new_user
+from watchlist_dev.processes import mongodb_uri, start_mongod
 from watchlist_service.config import Settings
-from watchlist_service.devstack.processes import mongodb_uri, start_mongod
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
 

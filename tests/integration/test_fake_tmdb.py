@@ -7,7 +7,6 @@ import json
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from watchlist_service.devstack.fake_tmdb import DEFAULT_CATALOG_PATH, FakeTmdbServer, make_server
+from watchlist_dev.fake_tmdb import DEFAULT_CATALOG_PATH, FakeTmdbServer, make_server
+from watchlist_dev.processes import fake_tmdb_command
 
 API_KEY = "test-api-key-0123456789abcdef"
 INVALID_PAGE_MESSAGE = "Invalid page: Pages start at 1 and max at 500. They are expected to be an integer."
@@ -167,8 +167,32 @@ def _set_faults(client: httpx.Client, **settings: Any) -> None:
 # --- auth ---------------------------------------------------------------------------------------
 
 
-def test_health_needs_no_auth(anon: httpx.Client) -> None:
-    response = anon.get("/__admin/health")
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/__admin/health"),
+        ("GET", "/__admin/counters"),
+        ("POST", "/__admin/reset"),
+        ("GET", "/__admin/faults"),
+        ("POST", "/__admin/faults"),
+        ("DELETE", "/__admin/faults"),
+    ],
+)
+def test_the_admin_api_takes_the_api_credentials(anon: httpx.Client, method: str, path: str) -> None:
+    body = {"mode": "status", "status": 500} if method == "POST" else None
+    refused = anon.request(method, path, json=body)
+    assert refused.status_code == 401
+    assert "error" in refused.json()
+    wrong = anon.request(method, path, json=body, headers={"Authorization": "Bearer wrong"})
+    assert wrong.status_code == 401
+    assert anon.get("/__admin/faults", params={"api_key": API_KEY}).json()["mode"] == "none"  # no effect
+    by_key = anon.request(method, path, json=body, params={"api_key": API_KEY})
+    by_bearer = anon.request(method, path, json=body, headers={"Authorization": f"Bearer {BEARER}"})
+    assert by_key.status_code == by_bearer.status_code == 200
+
+
+def test_health_answers_with_credentials(api: httpx.Client) -> None:
+    response = api.get("/__admin/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
@@ -573,11 +597,11 @@ def test_fault_path_prefix(api: httpx.Client) -> None:
         [1, 2],
     ],
 )
-def test_invalid_fault_settings_are_rejected(anon: httpx.Client, body: Any) -> None:
-    response = anon.post("/__admin/faults", json=body)
+def test_invalid_fault_settings_are_rejected(api: httpx.Client, body: Any) -> None:
+    response = api.post("/__admin/faults", json=body)
     assert response.status_code == 400
     assert "error" in response.json()
-    assert anon.get("/__admin/faults").json()["mode"] == "none"
+    assert api.get("/__admin/faults").json()["mode"] == "none"
 
 
 def test_malformed_requests_do_not_kill_the_server(server: FakeTmdbServer, api: httpx.Client) -> None:
@@ -640,21 +664,18 @@ def test_list_requests_are_fast(api: httpx.Client, server: FakeTmdbServer) -> No
 # --- the command line ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_main_serves_until_signalled_and_exits_cleanly(signum: int) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "watchlist_service.devstack.fake_tmdb",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--api-key",
-        API_KEY,
-        "--bearer-token",
-        BEARER,
-    ]
+@pytest.mark.parametrize(
+    ("signum", "credentials"),
+    [
+        (signal.SIGTERM, {"api_key": API_KEY, "bearer_token": BEARER}),
+        (signal.SIGINT, {"api_key": API_KEY, "bearer_token": BEARER}),
+        (signal.SIGTERM, {"api_key": API_KEY}),
+        (signal.SIGTERM, {"bearer_token": BEARER}),
+    ],
+    ids=["both-sigterm", "both-sigint", "api-key-only", "bearer-only"],
+)
+def test_main_serves_with_either_credential_until_signalled(signum: int, credentials: dict[str, str]) -> None:
+    command = fake_tmdb_command(0, **credentials)
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         try:
             assert proc.stdout is not None
@@ -662,11 +683,12 @@ def test_main_serves_until_signalled_and_exits_cleanly(signum: int) -> None:
             assert line.startswith("fake-tmdb listening on http://127.0.0.1:"), line
             url = line.rsplit(" ", 1)[1]
             with httpx.Client(base_url=url, timeout=5.0) as client:
-                assert client.get("/__admin/health").json() == {"status": "ok"}
-                assert (
-                    client.get("/3/movie/550", headers={"Authorization": f"Bearer {BEARER}"}).status_code
-                    == 200
-                )
+                by_key = client.get("/3/movie/550", params={"api_key": API_KEY})
+                by_bearer = client.get("/3/movie/550", headers={"Authorization": f"Bearer {BEARER}"})
+                assert by_key.status_code == (200 if "api_key" in credentials else 401)
+                assert by_bearer.status_code == (200 if "bearer_token" in credentials else 401)
+                admin = client.get("/__admin/health", params={"api_key": API_KEY})
+                assert admin.status_code == by_key.status_code
             proc.send_signal(signum)
             _, stderr = proc.communicate(timeout=10)
         finally:
@@ -675,3 +697,11 @@ def test_main_serves_until_signalled_and_exits_cleanly(signum: int) -> None:
                 proc.communicate()
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
+
+
+def test_main_needs_a_credential() -> None:
+    result = subprocess.run(fake_tmdb_command(0), capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 2
+    assert "--api-key or --bearer-token" in result.stderr
+    with pytest.raises(ValueError, match="API key or a bearer token"):
+        make_server("127.0.0.1", 0)

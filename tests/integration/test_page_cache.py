@@ -14,8 +14,8 @@ from redis.asyncio import Redis
 
 from tests.conftest import ClientFactory, User, new_user
 from tests.integration.cache_support import page_cache, race_a_reader_against_a_write
+from watchlist_dev.processes import start_redis
 from watchlist_service.config import Settings
-from watchlist_service.devstack.processes import start_redis
 
 
 @pytest.fixture

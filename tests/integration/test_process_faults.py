@@ -39,7 +39,7 @@ async def test_sigterm_turns_readiness_off_first_finishes_in_flight_requests_and
             slow = asyncio.create_task(client.get("/v1/movies/603", headers=user.headers))
             await asyncio.sleep(0.3)
             started = time.monotonic()
-            server.process.send_signal(signal.SIGTERM)
+            server.popen.send_signal(signal.SIGTERM)
             ready = None
             for _ in range(50):
                 ready = await client.get("/v1/health/ready")
@@ -54,7 +54,7 @@ async def test_sigterm_turns_readiness_off_first_finishes_in_flight_requests_and
             response = await slow
             assert response.status_code == 200  # the in-flight request completed
             assert response.json()["id"] == 603
-        exit_code = await asyncio.to_thread(server.process.wait, 15)
+        exit_code = await asyncio.to_thread(server.popen.wait, 15)
         # uvicorn re-raises the signal once its graceful shutdown is done, so the exit is "by SIGTERM".
         assert exit_code in (0, -signal.SIGTERM)
         assert "Traceback" not in server.log_path.read_text()
@@ -95,7 +95,7 @@ async def test_sigkill_during_a_write_burst_loses_no_acknowledged_add(
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
             writers = [asyncio.create_task(writer(w, client)) for w in range(1, 9)]
             await enough.wait()
-            server.process.kill()
+            server.popen.kill()
             await asyncio.gather(*writers)
     finally:
         server.stop()

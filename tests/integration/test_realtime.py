@@ -17,7 +17,7 @@ import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from tests.conftest import ServerProcess, new_user, start_server
+from tests.conftest import new_user, start_server
 from tests.integration.realtime_support import (
     Message,
     closed_with,
@@ -30,6 +30,7 @@ from tests.integration.realtime_support import (
     still_serving,
     subscribed,
 )
+from watchlist_dev.processes import ManagedProcess
 from watchlist_service.config import Settings
 from watchlist_service.realtime.tickets import TicketStore
 from watchlist_service.security import mint_token
@@ -50,7 +51,7 @@ def without_request_id(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_a_rest_change_on_one_replica_reaches_the_users_socket_on_the_other(
-    two_servers: list[ServerProcess], settings: Settings
+    two_servers: list[ManagedProcess], settings: Settings
 ) -> None:
     a, b = two_servers
     user, other = new_user(settings), new_user(settings)
@@ -83,7 +84,7 @@ async def test_a_rest_change_on_one_replica_reaches_the_users_socket_on_the_othe
 
 
 async def test_a_reconnect_with_since_gets_exactly_the_missed_changes_then_live_ones(
-    two_servers: list[ServerProcess], settings: Settings
+    two_servers: list[ManagedProcess], settings: Settings
 ) -> None:
     a, b = two_servers
     user = new_user(settings)
@@ -119,7 +120,7 @@ async def test_a_reconnect_with_since_gets_exactly_the_missed_changes_then_live_
 
 
 async def test_resume_under_concurrent_writes_on_both_replicas_has_no_gap_and_no_duplicate(
-    two_servers: list[ServerProcess], settings: Settings
+    two_servers: list[ManagedProcess], settings: Settings
 ) -> None:
     a, b = two_servers
     user = new_user(settings)
@@ -127,7 +128,7 @@ async def test_resume_under_concurrent_writes_on_both_replicas_has_no_gap_and_no
         await client.post(a.url + "/v1/watchlist", json={"contentId": "movie:1"}, headers=user.headers)
         halfway = asyncio.Event()
 
-        async def writer(server: ServerProcess, kind: str) -> None:
+        async def writer(server: ManagedProcess, kind: str) -> None:
             for n in range(1, 13):
                 content_id = f"{kind}:{n % 4 + 1}"
                 add = await client.post(
@@ -158,7 +159,7 @@ async def test_resume_under_concurrent_writes_on_both_replicas_has_no_gap_and_no
 
 
 async def test_a_since_the_feed_no_longer_reaches_asks_for_a_resync(
-    two_servers: list[ServerProcess], settings: Settings
+    two_servers: list[ManagedProcess], settings: Settings
 ) -> None:
     a, b = two_servers
     user = new_user(settings)
@@ -177,7 +178,7 @@ async def test_a_since_the_feed_no_longer_reaches_asks_for_a_resync(
 
 
 async def test_ops_sent_as_messages_answer_like_rest(
-    two_servers: list[ServerProcess], settings: Settings
+    two_servers: list[ManagedProcess], settings: Settings
 ) -> None:
     a, b = two_servers
     user = new_user(settings)
@@ -289,7 +290,7 @@ async def test_socket_ops_count_against_the_same_rate_limits_as_rest(
 
 
 async def test_bad_or_missing_credentials_close_with_4401_before_anything_is_sent(
-    two_servers: list[ServerProcess], settings: Settings
+    two_servers: list[ManagedProcess], settings: Settings
 ) -> None:
     _, b = two_servers
     user = new_user(settings)
@@ -313,7 +314,7 @@ async def test_bad_or_missing_credentials_close_with_4401_before_anything_is_sen
 
 
 async def test_tickets_are_one_time_short_lived_and_work_on_every_replica(
-    two_servers: list[ServerProcess], settings: Settings
+    two_servers: list[ManagedProcess], settings: Settings
 ) -> None:
     a, b = two_servers
     user = new_user(settings)
@@ -340,7 +341,7 @@ async def test_tickets_are_one_time_short_lived_and_work_on_every_replica(
 
 
 async def test_a_consumer_that_stops_reading_is_cut_off_and_others_keep_their_events(
-    two_servers: list[ServerProcess], settings: Settings
+    two_servers: list[ManagedProcess], settings: Settings
 ) -> None:
     a, b = two_servers
     user = new_user(settings)
@@ -383,7 +384,7 @@ async def test_a_consumer_that_stops_reading_is_cut_off_and_others_keep_their_ev
     await still_serving(b, user.headers, "movie:1")
 
 
-async def test_the_ticket_endpoint_needs_a_valid_bearer_token(two_servers: list[ServerProcess]) -> None:
+async def test_the_ticket_endpoint_needs_a_valid_bearer_token(two_servers: list[ManagedProcess]) -> None:
     async with httpx.AsyncClient(base_url=two_servers[0].url, timeout=10) as client:
         for headers in ({}, {"Authorization": "Bearer x"}):
             response = await client.post("/v1/watchlist/events/ticket", headers=headers)

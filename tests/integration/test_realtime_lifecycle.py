@@ -11,7 +11,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection
 
-from tests.conftest import ServerProcess, new_user, start_server
+from tests.conftest import new_user, start_server
 from tests.integration.realtime_support import (
     closed_with,
     drain_until_closed,
@@ -20,15 +20,15 @@ from tests.integration.realtime_support import (
     still_serving,
     subscribed,
 )
+from watchlist_dev.processes import ManagedProcess, start_redis
 from watchlist_service.config import Settings
-from watchlist_service.devstack.processes import start_redis
 from watchlist_service.security import mint_token
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def quick_server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def quick_server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
     """A replica that sends heartbeats (and checks credentials) every 0.2 s."""
     server = start_server(
         settings,
@@ -47,7 +47,7 @@ async def raw_message(ws: ClientConnection) -> dict[str, object]:
     return message
 
 
-async def test_idle_sockets_get_heartbeats(quick_server: ServerProcess, settings: Settings) -> None:
+async def test_idle_sockets_get_heartbeats(quick_server: ManagedProcess, settings: Settings) -> None:
     user = new_user(settings)
     async with open_socket(quick_server, user.headers) as ws:
         await subscribed(ws)
@@ -56,7 +56,7 @@ async def test_idle_sockets_get_heartbeats(quick_server: ServerProcess, settings
 
 
 async def test_a_socket_closes_with_4401_when_its_credential_expires(
-    quick_server: ServerProcess, settings: Settings
+    quick_server: ManagedProcess, settings: Settings
 ) -> None:
     user = new_user(settings)
     short = mint_token(settings, user.id, ttl_s=1)
@@ -84,7 +84,7 @@ async def closed_with_pings(ws: ClientConnection) -> tuple[int, str]:
 
 
 async def test_shutdown_drains_then_closes_every_socket_with_1001(
-    settings: Settings, tmp_path: Path, two_servers: list[ServerProcess]
+    settings: Settings, tmp_path: Path, two_servers: list[ManagedProcess]
 ) -> None:
     server = start_server(settings, tmp_path, WATCHLIST_SHUTDOWN_DRAIN_S="2")
     other = two_servers[0]
@@ -98,7 +98,7 @@ async def test_shutdown_drains_then_closes_every_socket_with_1001(
         ):
             for ws in (first, second, third):
                 await subscribed(ws)
-            server.process.terminate()
+            server.popen.terminate()
             # Draining: not ready any more, and still delivering (a change made on another replica)...
             await until_not_ready(client, server)
             await client.post(
@@ -108,13 +108,13 @@ async def test_shutdown_drains_then_closes_every_socket_with_1001(
             # ...then every socket is closed as "going away", not left to the server's own 1012.
             for ws in (first, second, third):
                 assert await closed_with(ws) == (1001, "server shutting down")
-        server.process.wait(timeout=20)
+        server.popen.wait(timeout=20)
     finally:
         server.stop()
     await still_serving(other, users[0].headers, "movie:1")
 
 
-async def until_not_ready(client: httpx.AsyncClient, server: ServerProcess) -> None:
+async def until_not_ready(client: httpx.AsyncClient, server: ManagedProcess) -> None:
     """Poll readiness until the server says 503 (it has taken the SIGTERM in)."""
     async with asyncio.timeout(5):
         while (await client.get(server.url + "/v1/health/ready")).status_code != 503:  # noqa: ASYNC110

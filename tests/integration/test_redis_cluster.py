@@ -23,12 +23,12 @@ from redis.crc import key_slot
 from tests.conftest import ClientFactory, User, bearer, start_server
 from tests.integration.cache_support import page_cache, race_a_reader_against_a_write
 from tests.integration.catalog_support import CatalogClientFactory, FakeTmdb
-from watchlist_service.config import Settings
-from watchlist_service.devstack.redis_cluster import (
+from watchlist_dev.redis_cluster import (
     RedisClusterNodes,
     find_redis_cli,
     start_redis_cluster,
 )
+from watchlist_service.config import Settings
 from watchlist_service.realtime.fanout import channel_for
 
 pytest_plugins = ["tests.integration.catalog_fixtures"]
@@ -386,7 +386,7 @@ async def test_fifty_concurrent_adds_on_two_server_processes(
         for server in servers:
             server.stop()
         for server in servers:
-            assert server.process.poll() is not None
+            assert server.popen.poll() is not None
 
 
 async def test_a_cluster_unreachable_at_start_up_does_not_stop_the_service(

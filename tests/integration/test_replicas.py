@@ -9,14 +9,15 @@ from collections import Counter
 import httpx
 import pytest
 
-from tests.conftest import ServerProcess, User, new_user
+from tests.conftest import User, new_user
+from watchlist_dev.processes import ManagedProcess
 from watchlist_service.config import Settings
 
 pytestmark = pytest.mark.slow
 
 
 async def concurrent_adds(
-    servers: list[ServerProcess], user: User, content_id: str, n: int = 50
+    servers: list[ManagedProcess], user: User, content_id: str, n: int = 50
 ) -> Counter[str]:
     async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=100)) as client:
         responses = await asyncio.gather(
@@ -42,7 +43,7 @@ async def read_list(url: str, user: User, limit: int = 100) -> dict[str, object]
 
 
 async def test_fifty_concurrent_adds_for_a_new_user(
-    two_servers: list[ServerProcess], settings: Settings
+    two_servers: list[ManagedProcess], settings: Settings
 ) -> None:
     user = new_user(settings)
     outcomes = await concurrent_adds(two_servers, user, "movie:550")
@@ -54,7 +55,7 @@ async def test_fifty_concurrent_adds_for_a_new_user(
 
 
 async def test_fifty_concurrent_adds_for_a_user_with_500_items(
-    two_servers: list[ServerProcess], settings: Settings
+    two_servers: list[ManagedProcess], settings: Settings
 ) -> None:
     user = new_user(settings)
     async with httpx.AsyncClient(timeout=30) as client:
@@ -81,7 +82,7 @@ async def test_fifty_concurrent_adds_for_a_user_with_500_items(
 
 
 async def test_interleaved_writes_are_never_read_stale(
-    two_servers: list[ServerProcess], settings: Settings
+    two_servers: list[ManagedProcess], settings: Settings
 ) -> None:
     """Clients own disjoint titles of one shared list; after each acknowledged write, a read on either replica
     (through the page cache) must show that client's titles exactly as its own writes left them."""

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ServerProcess, bearer, start_server
+from tests.conftest import bearer, start_server
 from tests.integration.catalog_support import TMDB_TOKEN, FakeTmdb
+from watchlist_dev.processes import ManagedProcess
 from watchlist_service.config import Settings
 from watchlist_service.security import SCOPE_READ_ANY, SCOPE_WRITE_ANY
 
@@ -30,7 +31,7 @@ MAX_EXAMPLES = 25
 @pytest.fixture(scope="module")
 def api_server(
     settings: Settings, fake_tmdb: FakeTmdb, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
+) -> Iterator[ManagedProcess]:
     server = start_server(
         settings,
         tmp_path_factory.mktemp("schemathesis"),
@@ -44,7 +45,7 @@ def api_server(
 
 
 def test_generated_requests_get_documented_non_5xx_answers(
-    api_server: ServerProcess, settings: Settings, tmp_path: Path
+    api_server: ManagedProcess, settings: Settings, tmp_path: Path
 ) -> None:
     # A service token with both scopes, so that /v1/users/{userId}/... operations are exercised too.
     token = bearer(settings, "schemathesis", scopes=[SCOPE_READ_ANY, SCOPE_WRITE_ANY])["Authorization"]

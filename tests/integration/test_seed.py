@@ -1,4 +1,4 @@
-"""``watchlist-service seed``: lists created through the repository look like lists built by the API."""
+"""``watchlist-dev seed``: lists created through the repository look like lists built by the API."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import Backends, make_settings
+from watchlist_dev.seed import seed
 from watchlist_service.config import Settings
-from watchlist_service.seed import seed
 
 
 async def test_seeded_lists_behave_like_api_built_ones(

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from watchlist_dev.fake_tmdb import MOVIE_SORTS, TV_SORTS
 from watchlist_service.catalog.schemas import (
     SORT_BY,
     CatalogItem,
@@ -19,7 +20,6 @@ from watchlist_service.catalog.schemas import (
     to_lite,
     tv_details,
 )
-from watchlist_service.devstack.fake_tmdb import MOVIE_SORTS, TV_SORTS
 
 MOVIE = {
     "id": 550,

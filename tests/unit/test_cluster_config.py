@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from watchlist_service.cli import _uvicorn_kwargs
+from watchlist_dev.cluster import UPSTREAM_IDLE_S, ClusterError, find_nginx, nginx_config
+from watchlist_service.cli import uvicorn_kwargs
 from watchlist_service.config import Settings
-from watchlist_service.devstack.cluster import UPSTREAM_IDLE_S, ClusterError, find_nginx, nginx_config
 
 
 def config(tmp_path: Path) -> str:
@@ -26,7 +26,7 @@ def block(text: str, opening: str) -> str:
 def test_nginx_drops_idle_upstream_connections_before_uvicorn_does(tmp_path: Path) -> None:
     """Otherwise nginx reuses a connection uvicorn is closing: a reset, a 502, an instance marked down."""
     settings = Settings(_env_file=None, jwt_secret="x" * 40)
-    uvicorn_idle = _uvicorn_kwargs(settings).get(
+    uvicorn_idle = uvicorn_kwargs(settings).get(
         "timeout_keep_alive", uvicorn.Config(app="x:y").timeout_keep_alive
     )
     upstream = block(config(tmp_path), "upstream watchlist {")

@@ -1,6 +1,6 @@
-"""Build the fake TMDb catalog (src/watchlist_service/devstack/tmdb_catalog.json.gz) from the shared data set.
+"""Build the fake TMDb catalog (tmdb_catalog.json.gz next to this file) from the shared data set.
 
-Usage: python scripts/build_catalog.py [DATA_DIR]   (default: ../shared/data/tmdb relative to the repo root)
+Usage: python -m watchlist_dev.build_catalog [DATA_DIR]   (default: ../shared/data/tmdb beside the repo)
 
 The source files are read at build time only; the service and the fake never read them at run time.
 """
@@ -16,9 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# tools/src/watchlist_dev/ in the repository (uv sync installs the dev tools editable, from their sources).
+REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "tmdb"
-OUTPUT = REPO_ROOT / "src" / "watchlist_service" / "devstack" / "tmdb_catalog.json.gz"
+OUTPUT = Path(__file__).with_name("tmdb_catalog.json.gz")
 
 MOVIES_CSV = "tmdb_5000_movies.csv"
 LITE_MOVIES = "tmdb_lite_movies_jellyfin_2025-12-24.jsonl"

@@ -1,13 +1,17 @@
 """A local fake of The Movie Database (TMDb) API v3, served over real HTTP, with fault injection.
 
 Run it with
-    python -m watchlist_service.devstack.fake_tmdb --host 127.0.0.1 --port 8765 --api-key K --bearer-token T
+    watchlist-dev fake-tmdb --port 8765 --bearer-token T     (or python -m watchlist_dev.fake_tmdb ...)
+with either credential or both: ``--api-key`` (TMDb v3, ``?api_key=``), ``--bearer-token`` (v4, a Bearer
+``Authorization`` header).
 
-The data is a derived catalog (tmdb_catalog.json.gz next to this file, built by scripts/build_catalog.py):
+The data is a derived catalog (tmdb_catalog.json.gz next to this file, built by watchlist_dev.build_catalog):
 4,803 movies of the Kaggle TMDb 5000 set (2017-era popularity/votes), 678 more "lite" movies and 269 TV shows
 harvested from real TMDb responses. Response shapes, error bodies and headers follow recorded TMDb traffic.
 
-Test knobs live under /__admin (no auth): health, faults (status/garbage/drop/hang/latency), counters, reset.
+Test knobs live under /__admin, behind the same credentials as the API (the fake listens on loopback, but
+any local process could otherwise inject faults): health, faults (status/garbage/drop/hang/latency),
+counters, reset.
 """
 
 from __future__ import annotations
@@ -345,7 +349,7 @@ class Catalog:
     """The read-only movie/TV data, with lazily built and cached orderings (thread-safe)."""
 
     def __init__(self, document: Mapping[str, Any]) -> None:
-        """Index a catalog document as written by scripts/build_catalog.py."""
+        """Index a catalog document as written by watchlist_dev.build_catalog."""
         self.movies = _columns_to_records(document["movies"])
         self.tv = _columns_to_records(document["tv"])
         self.records: dict[str, list[JsonObject]] = {"movie": self.movies, "tv": self.tv}
@@ -672,13 +676,20 @@ class FakeTmdb:
     """The fake's state: catalog, credentials, fault settings and request counters (thread-safe)."""
 
     def __init__(
-        self, catalog: Catalog, *, api_key: str, bearer_token: str, log_requests: bool = False
+        self,
+        catalog: Catalog,
+        *,
+        api_key: str | None = None,
+        bearer_token: str | None = None,
+        log_requests: bool = False,
     ) -> None:
-        """Serve `catalog`, accepting `api_key` (v3) or `bearer_token` (v4)."""
+        """Serve `catalog`, accepting `api_key` (v3) or `bearer_token` (v4): at least one of them."""
+        if not api_key and not bearer_token:
+            raise ValueError("the fake TMDb needs an API key or a bearer token (or both)")
         self.catalog = catalog
         self.log_requests = log_requests
-        self._api_key = api_key.encode()
-        self._bearer_token = bearer_token.encode()
+        self._api_key = api_key.encode() if api_key else None
+        self._bearer_token = bearer_token.encode() if bearer_token else None
         self._lock = threading.Lock()
         self._faults = FaultSettings()
         self._total = 0
@@ -758,6 +769,8 @@ class FakeTmdb:
     ) -> Reply:
         """Answer one request; header names must be lower-case."""
         if path.startswith("/__admin/"):
+            if not self._authorized(query, headers):
+                return _admin_reply(401, {"error": "the admin API takes the same credentials as the API"})
             return self._admin(method, path, body)
         if not path.startswith("/3/"):
             return NOT_FOUND_REPLY
@@ -783,10 +796,14 @@ class FakeTmdb:
 
     def _authorized(self, query: Mapping[str, str], headers: Mapping[str, str]) -> bool:
         api_key = query.get("api_key")
-        if api_key is not None and hmac.compare_digest(api_key.encode(), self._api_key):
+        if api_key is not None and self._api_key and hmac.compare_digest(api_key.encode(), self._api_key):
             return True
         scheme, _, token = headers.get("authorization", "").strip().partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self._bearer_token)
+        return (
+            scheme.lower() == "bearer"
+            and self._bearer_token is not None
+            and hmac.compare_digest(token.strip().encode(), self._bearer_token)
+        )
 
     def _api(self, path: str, query: Mapping[str, str]) -> Reply:
         catalog = self.catalog
@@ -1030,7 +1047,12 @@ def _load_catalog(path: Path) -> Catalog:
 
 
 def make_server(
-    host: str, port: int, *, api_key: str, bearer_token: str, catalog_path: Path | None = None
+    host: str,
+    port: int,
+    *,
+    api_key: str | None = None,
+    bearer_token: str | None = None,
+    catalog_path: Path | None = None,
 ) -> FakeTmdbServer:
     """Create a bound (not yet serving) fake TMDb server; call serve_forever() to run it."""
     catalog = _load_catalog((catalog_path or DEFAULT_CATALOG_PATH).resolve())
@@ -1038,19 +1060,32 @@ def make_server(
     return FakeTmdbServer((host, port), fake)
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the fake's command line (also ``watchlist-dev fake-tmdb``'s)."""
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    parser.add_argument("--api-key", help="accepted as ?api_key= (TMDb v3 auth)")
+    parser.add_argument("--bearer-token", help="accepted as Authorization: Bearer (v4 token)")
+    parser.add_argument("--catalog", type=Path, default=None, help="catalog file (default: the packaged one)")
+    parser.add_argument("--log-requests", action="store_true", help="log each request to stderr")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve the fake until SIGTERM or SIGINT."""
     parser = argparse.ArgumentParser(
-        prog="python -m watchlist_service.devstack.fake_tmdb", description=__doc__
+        prog="python -m watchlist_dev.fake_tmdb",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
-    parser.add_argument("--api-key", required=True, help="accepted as ?api_key= (TMDb v3 auth)")
-    parser.add_argument("--bearer-token", required=True, help="accepted as Authorization: Bearer (v4 token)")
-    parser.add_argument("--catalog", type=Path, default=None, help="catalog file (default: the packaged one)")
-    parser.add_argument("--log-requests", action="store_true", help="log each request to stderr")
+    add_arguments(parser)
     args = parser.parse_args(argv)
+    if not args.api_key and not args.bearer_token:
+        parser.error("give --api-key or --bearer-token (or both): the API and /__admin accept them")
+    serve(args)
 
+
+def serve(args: argparse.Namespace) -> None:
+    """Serve the fake with the parsed options until SIGTERM or SIGINT."""
     server = make_server(
         args.host, args.port, api_key=args.api_key, bearer_token=args.bearer_token, catalog_path=args.catalog
     )

@@ -17,7 +17,7 @@ from types import TracebackType
 from redis import Redis
 from redis.exceptions import RedisError
 
-from watchlist_service.devstack.processes import (
+from watchlist_dev.processes import (
     ManagedProcess,
     find_redis_server,
     free_port,

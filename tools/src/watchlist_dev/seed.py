@@ -1,4 +1,4 @@
-"""``watchlist-service seed``: fill MongoDB with users and lists for load tests, through the repository."""
+"""``watchlist-dev seed``: fill MongoDB with users and lists for load tests, through the repository."""
 
 from __future__ import annotations
 
