@@ -169,17 +169,16 @@ class ManagedProcess:
         return self
 
 
-def start_mongod(data_dir: Path, port: int | None = None, *, timeout_s: float = 60.0) -> ManagedProcess:
-    """A single-node replica set on loopback with its data in ``data_dir`` (kept if it exists)."""
-    port = port or free_port()
+def _mongod(data_dir: Path, port: int, replica_set: str, name: str = "mongod") -> ManagedProcess:
+    """A mongod of ``replica_set`` on loopback with its data in ``data_dir`` (not started yet)."""
     db_path = data_dir / "db"
     db_path.mkdir(parents=True, exist_ok=True)
-    process = ManagedProcess(
-        "mongod",
+    return ManagedProcess(
+        name,
         [
             find_mongod(),
             "--replSet",
-            REPLICA_SET,
+            replica_set,
             "--bind_ip",
             "127.0.0.1",
             "--port",
@@ -196,26 +195,64 @@ def start_mongod(data_dir: Path, port: int | None = None, *, timeout_s: float = 
         ],
         port,
         data_dir / "mongod.log",
-    ).start()
-    process.wait_for_port(timeout_s)
+    )
+
+
+def start_mongod(data_dir: Path, port: int | None = None, *, timeout_s: float = 60.0) -> ManagedProcess:
+    """A single-node replica set on loopback with its data in ``data_dir`` (kept if it exists)."""
+    process = _mongod(data_dir, port or free_port(), REPLICA_SET).start().wait_for_port(timeout_s)
     try:
-        _initiate_replica_set(port, timeout_s=timeout_s)
+        _initiate_replica_set(REPLICA_SET, [process.port], timeout_s=timeout_s)
     except BaseException:
         process.stop()
         raise
     return process
 
 
-def _initiate_replica_set(port: int, *, timeout_s: float) -> None:
+def start_replica_set(
+    data_dir: Path,
+    members: int = 3,
+    *,
+    name: str = "rsf",
+    election_timeout_ms: int = 1_000,
+    timeout_s: float = 60.0,
+) -> list[ManagedProcess]:
+    """``members`` mongod on free ports forming one replica set (throwaway: for fault tests); returns them in
+    member order, once a primary is elected. A member can be killed and started again with ``.start()``."""
+    processes = [
+        _mongod(data_dir / f"member-{n}", free_port(), name, f"mongod-{n}").start() for n in range(members)
+    ]
+    try:
+        for process in processes:
+            process.wait_for_port(timeout_s)
+        _initiate_replica_set(
+            name,
+            [p.port for p in processes],
+            timeout_s=timeout_s,
+            settings={"electionTimeoutMillis": election_timeout_ms, "heartbeatIntervalMillis": 250},
+        )
+    except BaseException:
+        for process in processes:
+            process.stop()
+        raise
+    return processes
+
+
+def _initiate_replica_set(
+    name: str, ports: Sequence[int], *, timeout_s: float, settings: Mapping[str, object] | None = None
+) -> None:
     client: MongoClient[dict[str, object]] = MongoClient(
-        "127.0.0.1", port, directConnection=True, serverSelectionTimeoutMS=5_000
+        "127.0.0.1", ports[0], directConnection=True, serverSelectionTimeoutMS=5_000
     )
+    config: dict[str, object] = {
+        "_id": name,
+        "members": [{"_id": n, "host": f"127.0.0.1:{port}"} for n, port in enumerate(ports)],
+    }
+    if settings:
+        config["settings"] = dict(settings)
     try:
         try:
-            client.admin.command(
-                "replSetInitiate",
-                {"_id": REPLICA_SET, "members": [{"_id": 0, "host": f"127.0.0.1:{port}"}]},
-            )
+            client.admin.command("replSetInitiate", config)
         except OperationFailure as exc:
             if exc.code != 23:  # AlreadyInitialized: a kept data directory
                 raise
@@ -230,9 +267,10 @@ def _initiate_replica_set(port: int, *, timeout_s: float) -> None:
         client.close()
 
 
-def mongodb_uri(port: int) -> str:
-    """The connection string of a local single-node replica set."""
-    return f"mongodb://127.0.0.1:{port}/?replicaSet={REPLICA_SET}"
+def mongodb_uri(*ports: int, replica_set: str = REPLICA_SET) -> str:
+    """The connection string of a local replica set (one port: the single-node set of ``start_mongod``)."""
+    hosts = ",".join(f"127.0.0.1:{port}" for port in ports)
+    return f"mongodb://{hosts}/?replicaSet={replica_set}"
 
 
 def start_redis(data_dir: Path, port: int | None = None, *, timeout_s: float = 20.0) -> ManagedProcess:
