@@ -1,10 +1,13 @@
-"""``make bench``: requests/s and latency of our endpoints as ratios to a hello endpoint on the same server.
+"""``make bench``: requests/s and latency of our endpoints as ratios to a bare framework route and to our
+authenticated hello, measured in the same run.
 
-Starts a throwaway mongod, redis-server and fake TMDb, one ``watchlist-service serve`` worker at a time,
-seeds data over HTTP, then drives each endpoint with wrk (Debian's ``wrk`` package) for a fixed time.
-Every figure is reported as a ratio to ``GET /v1/hello`` measured on the same server in the same run,
-because these machines are shared and noisy. Writes ``bench/results.md`` and, when matplotlib is
-installed, ``bench/ratios.png``.
+Starts a throwaway mongod, redis-server and fake TMDb; first a bare Litestar route with no middleware on the
+same server with the same options (``loadtests/bare_app.py``: the framework's ceiling here), then one
+``watchlist-service serve`` worker at a time, with the access log on as deployed; seeds data over HTTP, then
+drives each endpoint with wrk (Debian's ``wrk`` package) for a fixed time after a 2 s warm-up. Every figure is
+a ratio to the bare route and to ``GET /v1/hello`` (which pays the whole middleware stack: authentication,
+rate limit, metrics, access log) in the same run, because these machines are shared and noisy. Writes
+``bench/results.md`` and, when matplotlib is installed, ``bench/ratios.png``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from loadtests.servers import serve_one_worker, start_backends
+from loadtests.servers import serve_bare_route, serve_one_worker, start_backends
 from watchlist_dev.processes import start_fake_tmdb
 from watchlist_service.security import mint_token
 
@@ -195,22 +198,22 @@ def catalog_ids(client: httpx.Client, token: str, count: int) -> list[str]:
     return found[:count]
 
 
-def ratio_table(results: list[Result], hello: dict[str, Result]) -> str:
+def ratio_table(results: list[Result], hello: dict[str, Result], bare: Result) -> str:
     lines = [
-        "| endpoint | req/s | ratio to hello | p50 ms | p99 ms | non-2xx | socket errors |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| endpoint | req/s | ÷ bare route | ÷ hello | p50 ms | p99 ms | non-2xx | socket errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for result in results:
-        ratio = result.rps / hello[result.baseline].rps
+    for result in [bare, *hello.values(), *results]:
+        to_hello = f"{result.rps / hello[result.baseline].rps:.2f}" if result.baseline in hello else "-"
         lines.append(
-            f"| {result.name} | {result.rps:,.0f} | {ratio:.2f} | {result.p50_ms:.2f} | "
-            f"{result.p99_ms:.2f} | {result.non_2xx} | {result.errors} |"
+            f"| {result.name} | {result.rps:,.0f} | {result.rps / bare.rps:.2f} | {to_hello} | "
+            f"{result.p50_ms:.2f} | {result.p99_ms:.2f} | {result.non_2xx} | {result.errors} |"
         )
     return "\n".join(lines)
 
 
-def chart(results: list[Result], hello: dict[str, Result]) -> bool:
-    """A bar chart of the ratios; skipped (False) when matplotlib is not installed."""
+def chart(results: list[Result], hello: dict[str, Result], bare: Result) -> bool:
+    """Ratios to the bare route and to hello, side by side; skipped (False) without matplotlib."""
     try:
         import matplotlib  # optional: only the chart needs it
 
@@ -218,15 +221,25 @@ def chart(results: list[Result], hello: dict[str, Result]) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    names = [r.name for r in results if not r.name.startswith("list of")]
-    ratios = [r.rps / hello[r.baseline].rps for r in results if not r.name.startswith("list of")]
-    fig, ax = plt.subplots(figsize=(8, 4))
-    ax.barh(names[::-1], ratios[::-1], color="#4c72b0")
+    shown = [r for r in [*hello.values(), *results] if not r.name.startswith("list of")][::-1]
+    to_bare = [r.rps / bare.rps for r in shown]
+    to_hello = [r.rps / hello[r.baseline].rps if r.baseline in hello else 0.0 for r in shown]
+    fig, ax = plt.subplots(figsize=(9, 5))
+    rows = range(len(shown))
+    ax.barh(
+        [y + 0.2 for y in rows], to_bare, height=0.4, color="#4c72b0", label="÷ bare route (no middleware)"
+    )
+    ax.barh(
+        [y - 0.2 for y in rows], to_hello, height=0.4, color="#dd8452", label="÷ our hello (all middleware)"
+    )
+    ax.set_yticks(list(rows), [r.name for r in shown])
     ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
-    ax.set_xlabel("requests/s as a ratio to hello on the same server")
+    ax.set_xlabel(f"requests/s as a ratio (bare route: {bare.rps:,.0f} req/s, p99 {bare.p99_ms:.1f} ms)")
     ax.set_title("watchlist-service, one worker (make bench)")
-    for y, value in enumerate(ratios[::-1]):
-        ax.text(value + 0.01, y, f"{value:.2f}", va="center")
+    for y, (b, h) in enumerate(zip(to_bare, to_hello, strict=True)):
+        ax.text(b + 0.01, y + 0.2, f"{b:.2f}", va="center", fontsize=8)
+        ax.text(h + 0.01, y - 0.2, f"{h:.2f}", va="center", fontsize=8)
+    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(CHART, dpi=100)
     plt.close(fig)
@@ -265,6 +278,11 @@ def main(argv: list[str] | None = None) -> None:
         remover_items = (MEASURED_OFFSET + args.duration * MAX_REMOVE_RPS) // USERS + 1
         bench = Bench(args.duration, args.connections, work)
         print(f"one worker, wrk -t1 -c{args.connections} -d{args.duration}s, {os.cpu_count()} cores")
+        with serve_bare_route(work) as bare_url:
+            bare = bench.wrk("bare route (no middleware)", bare_url, baseline="bare")
+        # The access log on, as deployed (to the server's log file here).
+        base_env["WATCHLIST_ACCESS_LOG"] = "true"
+        catalog_env["WATCHLIST_ACCESS_LOG"] = "true"
 
         with (
             serve_one_worker(catalog_env, work) as (base, _),
@@ -273,6 +291,7 @@ def main(argv: list[str] | None = None) -> None:
             ids = catalog_ids(client, reader, 200)
             seed(client, reader, ids[:10])
             hello["hello"] = bench.wrk("hello", base + "/v1/hello", token=reader)
+            results.append(bench.wrk("live (no auth)", base + "/v1/health/live"))
             results.append(bench.wrk("cached page", base + "/v1/watchlist?page=1&limit=10", token=reader))
             results.append(
                 bench.wrk(
@@ -328,15 +347,17 @@ def main(argv: list[str] | None = None) -> None:
         f"Page read latency, list of 1,000 vs list of 10 items (uncached, p50): "
         f"{large.p50_ms:.2f} ms / {small.p50_ms:.2f} ms = {large.p50_ms / small.p50_ms:.2f}x"
     )
-    table = ratio_table(results, hello)
+    table = ratio_table(results, hello, bare)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    drew = chart(results, hello)
+    drew = chart(results, hello, bare)
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(
         f"# Benchmark ({stamp})\n\n`make bench` on {os.cpu_count()} cores (server, MongoDB, Redis, fake TMDb "
-        f"and wrk share them), one worker, wrk -t1 -c{args.connections} -d{args.duration}s per endpoint; "
-        f"hello: {hello['hello'].rps:,.0f} req/s, {hello['hello (cache off)'].rps:,.0f} req/s on the "
-        f"cache-off server.\n\n{table}\n\n{latency_line}\n" + (f"\n![ratios]({CHART.name})\n" if drew else "")
+        f"and wrk share them), one worker, wrk -t1 -c{args.connections} -d{args.duration}s per endpoint "
+        f"after a 2 s warm-up, access log on. Bare route: a Litestar route with no middleware on the same "
+        f"server ({bare.rps:,.0f} req/s); hello: {hello['hello'].rps:,.0f} req/s, "
+        f"{hello['hello (cache off)'].rps:,.0f} req/s on the cache-off server.\n\n{table}\n\n{latency_line}\n"
+        + (f"\n![ratios]({CHART.name})\n" if drew else "")
     )
     print()
     print(table)

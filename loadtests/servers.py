@@ -4,11 +4,20 @@ in that process)."""
 from __future__ import annotations
 
 import secrets
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from watchlist_dev.processes import api_env, free_port, mongodb_uri, start_api, start_mongod, start_redis
+from watchlist_dev.processes import (
+    ManagedProcess,
+    api_env,
+    free_port,
+    mongodb_uri,
+    start_api,
+    start_mongod,
+    start_redis,
+)
 from watchlist_service.config import Settings
 
 
@@ -38,3 +47,15 @@ def serve_one_worker(env: dict[str, str], log_dir: Path) -> Iterator[tuple[str, 
         yield server.url, server.popen.pid
     finally:
         server.stop(timeout_s=60)
+
+
+@contextmanager
+def serve_bare_route(log_dir: Path) -> Iterator[str]:
+    """The bare Litestar route (``loadtests/bare_app.py``) on the same server as ours; yields its URL."""
+    port = free_port()
+    args = [sys.executable, "-m", "loadtests.bare_app", str(port)]
+    server = ManagedProcess("bare", args, port, log_dir / f"bare-{port}.log").start().wait_for_port(30)
+    try:
+        yield f"{server.url}/bare"
+    finally:
+        server.stop()

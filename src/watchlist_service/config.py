@@ -49,7 +49,15 @@ class Settings(BaseSettings):
     )
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_cluster: bool = False
-    redis_timeout_ms: int = Field(default=500, ge=10, description="socket timeout for cache calls")
+    redis_timeout_ms: int = Field(
+        default=500, ge=10, description="socket timeout of a Redis connection (connect, read, write)"
+    )
+    redis_budget_ms: int = Field(
+        default=50,
+        ge=1,
+        le=10_000,
+        description="how long a request waits for one Redis call before it goes on without Redis (slow call)",
+    )
     redis_max_connections: int = Field(default=64, ge=1, description="per process; callers wait for one")
 
     # --- the list
@@ -65,6 +73,10 @@ class Settings(BaseSettings):
     # --- the page cache
     cache_enabled: bool = True
     cache_page_ttl_s: int = Field(default=300, ge=1)
+    cache_change_stream: bool = Field(
+        default=True,
+        description="tail MongoDB's change stream and invalidate each list change (exactness backstop)",
+    )
     breaker_failures: int = Field(default=3, ge=1, description="consecutive failures that open a breaker")
     breaker_reset_s: float = Field(default=5.0, gt=0)
 

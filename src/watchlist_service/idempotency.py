@@ -160,12 +160,11 @@ async def _claim(redis: RedisGuard, key: str, fingerprint: str) -> _Record | boo
     """``True``: this request runs and records its answer. A record: an earlier request with the key.
     ``False``: Redis is unavailable; the request runs without the guarantee."""
     pending = _encoder.encode(_Record(fingerprint=fingerprint))
-    client = redis.client
     for _ in range(3):  # the record may expire between SET NX and GET: then claim again
-        claimed = await redis(lambda: client.set(key, pending, nx=True, ex=IN_FLIGHT_TTL_S))
+        claimed = await redis.command("SET", key, pending, "NX", "EX", IN_FLIGHT_TTL_S)
         if claimed is True:
             return True
-        raw = None if isinstance(claimed, Unavailable) else await redis(lambda: client.get(key))
+        raw = None if isinstance(claimed, Unavailable) else await redis.command("GET", key)
         if isinstance(claimed, Unavailable) or isinstance(raw, Unavailable):
             logger.warning("idempotency unavailable (Redis): the request runs without the guarantee")
             return False
@@ -176,12 +175,10 @@ async def _claim(redis: RedisGuard, key: str, fingerprint: str) -> _Record | boo
 
 async def _settle(redis: RedisGuard, key: str, record: _Record) -> None:
     """Keep a finished answer for 24 h; forget a failed or unfinished one so that a retry runs again."""
-    client = redis.client
-    done: object
     if 0 < record.status < 500:
-        done = await redis(lambda: client.set(key, _encoder.encode(record), ex=TTL_S))
+        done = await redis.command("SET", key, _encoder.encode(record), "EX", TTL_S)
     else:
-        done = await redis(lambda: client.delete(key))
+        done = await redis.command("DEL", key)
     if isinstance(done, Unavailable):
         logger.warning("idempotency record not stored (Redis)")
 

@@ -16,6 +16,17 @@ CACHE_EVENTS = Counter(
     "Cache lookups and writes by cache and outcome (hit, miss, fill_rejected, invalidated, error).",
     ["cache", "outcome"],
 )
+INVALIDATOR_EVENTS = Counter(
+    "watchlist_invalidator_events_total",
+    "Change-stream invalidations by outcome (invalidated, failed: retried, dropped: over the pending cap, "
+    "stream_error).",
+    ["outcome"],
+)
+INVALIDATOR_DELAY = Histogram(
+    "watchlist_invalidator_delay_seconds",
+    "From a list change in MongoDB (its wall time) to this replica's change stream seeing it.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
 MONGO_LATENCY = Histogram(
     "watchlist_mongo_command_seconds",
     "MongoDB command latency by command and outcome.",
@@ -26,6 +37,11 @@ REDIS_CALL_ERRORS = Counter(
     "watchlist_redis_errors_total",
     "Redis calls that failed or timed out, by use (the breaker's name: redis-pages, redis-catalog, ...).",
     ["use"],
+)
+REDIS_PIPELINE_BATCH = Histogram(
+    "watchlist_redis_pipeline_commands",
+    "Commands per auto-pipelined batch sent to Redis.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
 )
 TMDB_CALLS = Counter(
     "watchlist_tmdb_requests_total",

@@ -1,83 +1,90 @@
-"""Inbound rate limits, counted atomically in Redis (the ``limits`` library), so every replica shares them.
+"""Inbound rate limits, counted atomically in Redis, so every replica shares them.
 
 - Per authenticated user and route class (reads, writes, catalog: declared by each route, ``routes.py``),
-  after authentication.
+  after authentication; a service token has one budget of its own for all its requests.
 - Per client IP for requests that fail authentication (guessing tokens), before it: the real client
   address is taken from ``X-Forwarded-For`` only when the peer is a trusted proxy.
 - Health, metrics and schema routes are never limited. Answers carry ``RateLimit-Limit`` and
   ``RateLimit-Remaining``; a refused request gets 429 ``rate-limited`` with ``Retry-After`` and
-  ``RateLimit-Reset``. If Redis is unreachable the limits are not enforced (fail open, through the breaker).
+  ``RateLimit-Reset``. If Redis is unreachable or slow the limits are not enforced (fail open, through the
+  breaker and the budget).
+
+A fixed window per counter: the first request of a window creates ``{userId}:rl:{class}`` with the window
+as its TTL (Redis's clock, not the replicas'), every request increments it. The key does not name the limit,
+so replicas configured with different limits during a rolling change still count together (each compares
+the shared count with its own limit). The counter sits under the user's hash tag, so the same script also
+reads the keys a route declared to ``prefetch`` (a cached list page): one round trip for a cached read.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import math
-import time
-from typing import TYPE_CHECKING, cast
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import RedisClusterStorage, RedisStorage
-from limits.aio.storage.redis.redispy import RedispyBridge
-from limits.aio.strategies import FixedWindowRateLimiter
-from limits.typing import AsyncRedisClient
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from redis.asyncio.cluster import RedisCluster
 
 from watchlist_service.config import Settings
 from watchlist_service.errors import RateLimited, Unauthenticated
-from watchlist_service.infra.redis import RedisGuard, Unavailable
-from watchlist_service.routes import RateClass, facts_of
+from watchlist_service.infra.redis import RedisGuard, Unavailable, request_budget
+from watchlist_service.routes import RateClass, facts_of, keep_prefetched
 from watchlist_service.security import SERVICE_SCOPES, Principal, is_public
 
 if TYPE_CHECKING:
+    from redis.commands.core import AsyncScript
+
     from watchlist_service.resources import Root
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+AUTH_FAILURES: Final = "auth-failures"
+
+# KEYS[1]: the counter; KEYS[2..]: keys to read as well. ARGV[1]: the window in seconds; ARGV[2]: 1 to
+# count, 0 to only look. Returns {count, seconds left in the window, values of KEYS[2..]...}.
+_COUNT: Final = """
+local count
+if ARGV[2] == '1' then
+  count = redis.call('INCR', KEYS[1])
+else
+  count = tonumber(redis.call('GET', KEYS[1]) or '0')
+end
+local ttl = redis.call('TTL', KEYS[1])
+if count > 0 and ttl < 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+local reply = {count, ttl}
+for i = 2, #KEYS do reply[i + 1] = redis.call('GET', KEYS[i]) end
+return reply
+"""
 
 
-class SharedClusterStorage(RedisClusterStorage):
-    """The ``limits`` cluster storage on the service's own cluster client.
+def counter_key(kind: str, identity: str) -> str:
+    """The Redis key of one counter: under the user's hash tag, or per address for failed sign-ins."""
+    if kind == AUTH_FAILURES:
+        return f"rl:{AUTH_FAILURES}:{identity}"
+    return "{" + identity + "}:rl:" + kind
 
-    The stock one opens a second ``RedisCluster`` (with retries and a pool of 1,000 connections per node)
-    that nothing closes, so every shutdown leaked its sockets; ours has the service's timeouts and is closed
-    by the lifespan.
-    """
 
-    def __init__(self, uri: str, client: RedisCluster) -> None:
-        self._client = client
-        super().__init__(uri, implementation="redispy")
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """One counted request: its limit, what is left, seconds to the window's end, and the keys read along."""
 
-    def configure_bridge(self) -> None:
-        """Point the bridge at our client instead of building one (scripts are registered on it next)."""
-        bridge = self.bridge
-        assert isinstance(bridge, RedispyBridge)
-        # limits' client Protocol is stricter than redis-py's signatures; its own use_cluster() stores this
-        # very class here.
-        client = cast(AsyncRedisClient, self._client)
-        bridge.storage = client
-        bridge.connection_getter = lambda _readonly: client
+    item: RateLimitItem
+    remaining: int
+    reset_s: int
+    read: dict[str, bytes | None] | None  # None: Redis did not answer (nothing was read)
 
 
 class RateLimits:
     """The limits, their counters in Redis, and the breaker that lets requests through when Redis is down."""
 
     def __init__(self, settings: Settings, redis: RedisGuard) -> None:
-        client = redis.client
-        if isinstance(client, RedisCluster):
-            uri = settings.redis_url.replace("redis://", "async+redis+cluster://", 1)
-            storage: RedisStorage | RedisClusterStorage = SharedClusterStorage(uri, client)
-        else:
-            # Our own client's pool: the same timeouts, and closed with it.
-            uri = settings.redis_url.replace("redis://", "async+redis://", 1)
-            # limits types its storage options as scalars; redis-py takes the pool object.
-            pool = cast(str, client.connection_pool)
-            storage = RedisStorage(uri, implementation="redispy", connection_pool=pool)
-        self.storage = storage
-        self._limiter = FixedWindowRateLimiter(storage)
         self._redis = redis
+        self._script: AsyncScript = redis.client.register_script(_COUNT)
         self.enabled = settings.rate_limit_enabled
         self.classes: dict[RateClass, RateLimitItem] = {
             RateClass.READS: parse(settings.rate_limit_reads),
@@ -90,37 +97,41 @@ class RateLimits:
             ipaddress.ip_network(n, strict=False) for n in settings.trusted_proxies
         ]
 
-    async def consume(self, item: RateLimitItem, *identifiers: str) -> tuple[bool, int]:
-        """Count one request; ``(allowed, remaining)``. One Redis round trip (an atomic INCR + EXPIRE)."""
-        if not self.enabled:
-            return True, item.amount
-        # The storage raises its client's own (redis-py) errors: the guard counts them as "down".
-        count = await self._redis(lambda: self.storage.incr(item.key_for(*identifiers), item.get_expiry()))
-        if isinstance(count, Unavailable):
-            return True, item.amount
-        return count <= item.amount, max(0, item.amount - count)
+    async def _run(
+        self, item: RateLimitItem, key: str, reads: Sequence[str], *, count: bool
+    ) -> tuple[int, int, dict[str, bytes | None]] | None:
+        reply = await self._redis.script(self._script, [key, *reads], [item.get_expiry(), int(count)])
+        if isinstance(reply, Unavailable) or not isinstance(reply, list) or len(reply) < 2:
+            return None
+        values = [value if isinstance(value, bytes) else None for value in reply[2:]]
+        return int(reply[0]), int(reply[1]), dict(zip(reads, values, strict=False))
 
-    async def enforce(self, kind: RateClass, user: str) -> tuple[RateLimitItem, int]:
-        """Count one request of class ``kind`` for ``user``: the limit and what is left, else RateLimited."""
+    async def enforce(self, kind: RateClass, user: str, reads: Sequence[str] = ()) -> Counted:
+        """Count one request of class ``kind`` for ``user`` (reading ``reads`` in the same call, keys under
+        the same hash tag); ``RateLimited`` over the limit."""
         item = self.classes[kind]
-        allowed, remaining = await self.consume(item, kind.value, user)
-        if not allowed:
-            raise await _refuse(self, item, kind.value, user)
-        return item, remaining
-
-    async def exhausted(self, item: RateLimitItem, *identifiers: str) -> bool:
-        """Whether the counter is already at its limit (without counting this request)."""
         if not self.enabled:
-            return False
-        within = await self._redis(lambda: self._limiter.test(item, *identifiers))
-        return within is False
+            return Counted(item, item.amount, item.get_expiry(), None)
+        ran = await self._run(item, counter_key(kind.value, user), reads, count=True)
+        if ran is None:
+            return Counted(item, item.amount, item.get_expiry(), None)
+        count, reset_s, read = ran
+        if count > item.amount:
+            raise _refused(item, reset_s)
+        return Counted(item, item.amount - count, reset_s, read)
 
-    async def seconds_to_reset(self, item: RateLimitItem, *identifiers: str) -> int:
-        """Seconds until the current window of this counter ends (at least 1)."""
-        reset_at = await self._redis(lambda: self.storage.get_expiry(item.key_for(*identifiers)))
-        if isinstance(reset_at, Unavailable):
-            return item.get_expiry()
-        return max(1, math.ceil(reset_at - time.time()))
+    async def refuse_if_exhausted(self, ip: str) -> None:
+        """``RateLimited`` when ``ip`` already failed authentication too often (this request not counted)."""
+        if not self.enabled:
+            return
+        ran = await self._run(self.anonymous, counter_key(AUTH_FAILURES, ip), (), count=False)
+        if ran is not None and ran[0] >= self.anonymous.amount:
+            raise _refused(self.anonymous, ran[1])
+
+    async def count_failure(self, ip: str) -> None:
+        """Count one failed authentication of ``ip``."""
+        if self.enabled:
+            await self._run(self.anonymous, counter_key(AUTH_FAILURES, ip), (), count=True)
 
     def client_ip(self, scope: Scope) -> str:
         """The caller: the peer, or the right-most untrusted hop when the peer is a trusted proxy."""
@@ -141,19 +152,8 @@ class RateLimits:
         return any(ip in network for network in self.trusted)
 
 
-def budget(declared: RateClass, principal: Principal) -> RateClass:
-    """Which limit a request of a route declaring ``declared`` counts against for ``principal``.
-
-    A service token (one that may act for any user) serves many users: it has one budget of its own for all
-    its requests, instead of sharing an end user's per-class budget.
-    """
-    if principal.scopes & SERVICE_SCOPES:
-        return RateClass.SERVICE
-    return declared
-
-
-async def _refuse(limits: RateLimits, item: RateLimitItem, *identifiers: str) -> RateLimited:
-    reset = await limits.seconds_to_reset(item, *identifiers)
+def _refused(item: RateLimitItem, reset_s: int) -> RateLimited:
+    reset = max(1, reset_s)
     return RateLimited(
         f"Too many requests; retry in {reset} s",
         retry_after=reset,
@@ -163,6 +163,17 @@ async def _refuse(limits: RateLimits, item: RateLimitItem, *identifiers: str) ->
             "RateLimit-Reset": str(reset),
         },
     )
+
+
+def budget(declared: RateClass, principal: Principal) -> RateClass:
+    """Which limit a request of a route declaring ``declared`` counts against for ``principal``.
+
+    A service token (one that may act for any user) serves many users: it has one budget of its own for all
+    its requests, instead of sharing an end user's per-class budget.
+    """
+    if principal.scopes & SERVICE_SCOPES:
+        return RateClass.SERVICE
+    return declared
 
 
 class UserRateLimitMiddleware(ASGIMiddleware):
@@ -181,11 +192,19 @@ class UserRateLimitMiddleware(ASGIMiddleware):
             await next_app(scope, receive, send)
             return
         limits = self._root.resources.rate_limits
-        kind = budget(facts_of(scope).rate, principal)
-        item, remaining = await limits.enforce(kind, principal.sub)
+        route = facts_of(scope)
+        kind = budget(route.rate, principal)
+        owner = scope.get("path_params", {}).get("user_id", principal.sub)
+        # Early reads share the counter's call only under the same hash tag (the caller's own list).
+        reads = (
+            route.prefetch(scope, owner) if route.prefetch is not None and owner == principal.sub else None
+        )
+        counted = await limits.enforce(kind, principal.sub, reads or ())
+        if reads and counted.read is not None:
+            keep_prefetched(scope, counted.read)
         headers = [
-            (b"ratelimit-limit", str(item.amount).encode()),
-            (b"ratelimit-remaining", str(remaining).encode()),
+            (b"ratelimit-limit", str(counted.item.amount).encode()),
+            (b"ratelimit-remaining", str(counted.remaining).encode()),
         ]
 
         async def send_with_headers(message: Message) -> None:
@@ -197,7 +216,8 @@ class UserRateLimitMiddleware(ASGIMiddleware):
 
 
 class FailedAuthRateLimitMiddleware(ASGIMiddleware):
-    """Per client IP, for requests that fail authentication; runs before it.
+    """Per client IP, for requests that fail authentication; runs before it. The first of ours to use Redis,
+    so the request's shared Redis budget starts here (``request_budget``).
 
     A token this process has already verified skips the check, so normal traffic costs nothing here.
     """
@@ -212,16 +232,19 @@ class FailedAuthRateLimitMiddleware(ASGIMiddleware):
         """Refuse an address that failed too often; count each authentication failure."""
         resources = self._root.resources
         limits = resources.rate_limits
+        # A write keeps half of the request's Redis budget for its invalidation (see PageCache.invalidate).
+        reserved_s = resources.settings.redis_budget_ms / 2000 if facts_of(scope).write else 0.0
         authorization = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), "")
         token = authorization.partition(" ")[2].strip()
         if token and resources.verifier.remembers(token):
-            await next_app(scope, receive, send)
+            with request_budget(reserved_s=reserved_s):
+                await next_app(scope, receive, send)
             return
-        ip = limits.client_ip(scope)
-        if await limits.exhausted(limits.anonymous, "auth-failures", ip):
-            raise await _refuse(limits, limits.anonymous, "auth-failures", ip)
-        try:
-            await next_app(scope, receive, send)
-        except Unauthenticated:
-            await limits.consume(limits.anonymous, "auth-failures", ip)
-            raise
+        with request_budget(reserved_s=reserved_s):
+            ip = limits.client_ip(scope)
+            await limits.refuse_if_exhausted(ip)
+            try:
+                await next_app(scope, receive, send)
+            except Unauthenticated:
+                await limits.count_failure(ip)
+                raise

@@ -5,15 +5,16 @@ the realtime hub) and closes it in reverse order. ``Root`` is what ``create_app`
 dependency providers: it holds the ``Resources`` of the running app. Nothing looks a service up by name.
 
 Start-up, in order: MongoDB (indexes ensured), the one Redis client (Cluster slot map loaded), the HTTP
-clients, the catalog, the realtime fan-out (pub/sub), the list service, the realtime hub, the metadata sweep;
-then readiness turns on and the signal handlers go in (SIGTERM: readiness off, drain, sockets closed with
-1001, then the server's own shutdown). Shutdown runs the same list backwards.
+clients, the catalog, the realtime fan-out (pub/sub), the list service, the change-stream invalidator, the
+realtime hub, the metadata sweep; then readiness turns on and the signal handlers go in (SIGTERM: readiness
+off, drain, sockets closed with 1001, then the server's own shutdown). Shutdown runs the same list backwards.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import threading
@@ -38,6 +39,7 @@ from watchlist_service.config import Settings
 from watchlist_service.infra.breaker import CircuitBreaker
 from watchlist_service.infra.mongo import MongoClient, mongo_client
 from watchlist_service.infra.redis import (
+    Pipeliner,
     RedisClient,
     RedisGuard,
     load_slot_map,
@@ -50,6 +52,7 @@ from watchlist_service.realtime.hub import RealtimeHub
 from watchlist_service.realtime.tickets import TicketStore
 from watchlist_service.security import TokenVerifier
 from watchlist_service.watchlist.cache import PageCache
+from watchlist_service.watchlist.invalidator import ChangeStreamInvalidator
 from watchlist_service.watchlist.repository import WatchlistRepository
 from watchlist_service.watchlist.service import WatchlistService
 
@@ -81,22 +84,34 @@ class Resources:
     readiness: Readiness = field(default_factory=Readiness)
 
 
-def _breaker(settings: Settings, use: str) -> CircuitBreaker:
-    # One per use of Redis: see RedisGuard.
-    return CircuitBreaker(
+def _guard(
+    settings: Settings,
+    redis: RedisClient,
+    pipeliner: Pipeliner | None,
+    use: str,
+    *,
+    budget_ms: int | None = None,
+) -> RedisGuard:
+    """One use of Redis with a breaker of its own (see RedisGuard), within the request budget by default."""
+    breaker = CircuitBreaker(
         f"redis-{use}", failure_threshold=settings.breaker_failures, reset_after_s=settings.breaker_reset_s
     )
+    budget_s = (budget_ms or settings.redis_budget_ms) / 1000
+    return RedisGuard(redis, breaker, pipeliner=pipeliner, budget_s=budget_s)
 
 
-async def _open_catalog(settings: Settings, stack: AsyncExitStack, redis: RedisClient) -> CatalogService:
+async def _open_catalog(
+    settings: Settings, stack: AsyncExitStack, redis: RedisClient, pipeliner: Pipeliner
+) -> CatalogService:
     """The TMDb catalog; without TMDb settings it answers 503 ``catalog-unavailable`` (start-up goes on)."""
-    guard = RedisGuard(redis, _breaker(settings, "catalog"))
     client: TmdbClient | None = None
     if tmdb_configured(settings):
         http = tmdb_http_client(settings)
         stack.push_async_callback(http.aclose)
         limiter = OutboundLimiter(
-            guard,
+            # Coordination, not a cache: a slot is worth waiting for (the request waits for TMDb anyway), and
+            # a slow call must not switch the replicas to their per-process limits, which add up past TMDb's.
+            _guard(settings, redis, pipeliner, "tmdb-limit", budget_ms=settings.redis_timeout_ms),
             limit=settings.tmdb_rate_limit_per_s,
             margin_ms=settings.tmdb_rate_margin_ms,
             fallback_limit=settings.tmdb_fallback_rate_limit_per_s,
@@ -110,7 +125,9 @@ async def _open_catalog(settings: Settings, stack: AsyncExitStack, redis: RedisC
     else:
         logger.warning("no WATCHLIST_TMDB_BASE_URL, _TOKEN or _API_KEY: the catalog answers 503")
     cache = ReadThroughCache(
-        guard,
+        # Its lease protocol is what makes one TMDb call out of a burst on every replica: worth the socket
+        # timeout rather than the request budget, since a miss waits for TMDb anyway.
+        _guard(settings, redis, pipeliner, "catalog", budget_ms=settings.redis_timeout_ms),
         deadline_s=settings.tmdb_deadline_s,
         stale_ttl_s=settings.tmdb_stale_ttl_s,
         not_found_ttl_s=settings.tmdb_not_found_ttl_s,
@@ -162,13 +179,15 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         redis = redis_client(settings)
         stack.push_async_callback(redis.aclose)
         await load_slot_map(redis)
-        requests_redis = RedisGuard(redis, _breaker(settings, "requests"))
+        pipeliner = Pipeliner(redis)  # one for every use of the client: they share its batches
+        stack.push_async_callback(pipeliner.aclose)
+        requests_redis = _guard(settings, redis, pipeliner, "requests")
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))  # the JWKS endpoint, when configured
         stack.push_async_callback(http.aclose)
         verifier = TokenVerifier(settings, http)
         rate_limits = RateLimits(settings, requests_redis)
 
-        catalog = await _open_catalog(settings, stack, redis)
+        catalog = await _open_catalog(settings, stack, redis, pipeliner)
 
         # Pub/sub needs its own connection; Channels starts its receiver here and closes that client.
         pubsub: Redis = pubsub_client(settings)
@@ -176,12 +195,12 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         await stack.enter_async_context(channels)
         events = ChannelsEventSink(
             channels,
-            RedisGuard(pubsub, _breaker(settings, "realtime")),
+            _guard(settings, pubsub, None, "realtime"),
             timeout_s=max(settings.redis_timeout_ms / 1000, 0.05),
         )
 
         page_cache = PageCache(
-            RedisGuard(redis, _breaker(settings, "pages")),
+            _guard(settings, redis, pipeliner, "pages"),
             ttl_s=settings.cache_page_ttl_s,
             enabled=settings.cache_enabled,
         )
@@ -193,6 +212,9 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             lookup_timeout_s=settings.list_lookup_timeout_s,
         )
         stack.push_async_callback(watchlist.aclose)
+        if settings.cache_change_stream:
+            invalidator = ChangeStreamInvalidator(repository, page_cache)
+            await stack.enter_async_context(invalidator.running())
 
         hub = RealtimeHub(
             settings,
@@ -246,6 +268,10 @@ class Root:
         """The app's one lifespan: open the resources, serve, then close them."""
         async with open_resources(self.settings) as resources:
             self._resources = resources
+            # What start-up built (modules, the app, its schemas, the clients) lives as long as the process:
+            # out of the collector's generations, so that full collections do not scan it on the hot path.
+            gc.collect()
+            gc.freeze()
             resources.readiness.ready = True
             try:
                 async with resources.realtime.signal_relay():

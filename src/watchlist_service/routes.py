@@ -7,6 +7,7 @@ an ``Idempotency-Key``. Middleware reads the facts of the matched handler from t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
@@ -14,6 +15,9 @@ from typing import Any, Final
 from litestar.types import Scope
 
 FACTS_KEY: Final = "watchlist_facts"
+PREFETCHED_KEY: Final = "watchlist_prefetched"
+# The Redis keys a route will read first, for the list of ``owner`` (or ``None``: nothing to fetch early).
+Prefetch = Callable[[Scope, str], list[str] | None]
 
 
 class RateClass(StrEnum):
@@ -32,15 +36,19 @@ class RouteFacts:
     rate: RateClass
     write: bool = False
     idempotent: bool = False
+    # Read together with the rate-limit counter, in the same Redis call (a cached page costs one round trip).
+    prefetch: Prefetch | None = None
 
 
 # A route that declares nothing is limited as a write: the stricter budget, never a silent free pass.
 UNDECLARED: Final = RouteFacts(RateClass.WRITES, write=True)
 
 
-def facts(rate: RateClass, *, write: bool = False, idempotent: bool = False) -> dict[str, Any]:
+def facts(
+    rate: RateClass, *, write: bool = False, idempotent: bool = False, prefetch: Prefetch | None = None
+) -> dict[str, Any]:
     """The ``opt`` of a route with these facts."""
-    return {FACTS_KEY: RouteFacts(rate, write=write, idempotent=idempotent)}
+    return {FACTS_KEY: RouteFacts(rate, write=write, idempotent=idempotent, prefetch=prefetch)}
 
 
 READ: Final = facts(RateClass.READS)
@@ -60,3 +68,14 @@ def facts_of(scope: Scope) -> RouteFacts:
     handler = scope.get("route_handler")
     found = declared(handler.opt) if handler is not None else None
     return found or UNDECLARED
+
+
+def keep_prefetched(scope: Scope, values: Mapping[str, bytes | None]) -> None:
+    """Hand what the rate-limit call read early (``RouteFacts.prefetch``) to the handler."""
+    scope.setdefault("state", {})[PREFETCHED_KEY] = values
+
+
+def prefetched(scope: Scope) -> Mapping[str, bytes | None] | None:
+    """What was read early for this request, by Redis key (``None``: nothing was)."""
+    found = scope.get("state", {}).get(PREFETCHED_KEY)
+    return found if isinstance(found, Mapping) else None

@@ -39,14 +39,15 @@ async def open_socket(
 ) -> AsyncIterator[ClientConnection]:
     """A client socket; ``slow_reader`` makes it one that reads nothing until asked to (tiny buffers)."""
     options: dict[str, Any] = {"additional_headers": headers or {}, "open_timeout": 5}
-    if slow_reader:
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
-        options.update(sock=sock, max_queue=1, compression=None)
-    async with connect(ws_url(server, **query), **options) as ws:
-        yield ws
+    with contextlib.ExitStack() as stack:
+        if slow_reader:
+            sock = stack.enter_context(socket.socket())  # closed here whatever becomes of the connection
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
+            options.update(sock=sock, max_queue=1, compression=None)
+        async with connect(ws_url(server, **query), **options) as ws:
+            yield ws
 
 
 async def receive(ws: ClientConnection, wait_s: float = 2.0) -> Message:

@@ -1,4 +1,4 @@
-"""DESIGN section 1: who may call, and on whose list. Real tokens, real keys, a real JWKS endpoint."""
+"""docs/design.md §1: who may call, and on whose list. Real tokens, real keys, a real JWKS endpoint."""
 
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ LITE_KEYS = {
     "voteAverage",
     "voteCount",
 }
-# Three of the DESIGN's sorts and the discover sort_by each must become for movies.
+# Three of the sorts of docs/design.md §3 and the discover sort_by each must become for movies.
 WALK_SORTS = {
     "popularity.desc": "popularity.desc",
     "release_date.asc": "primary_release_date.asc",

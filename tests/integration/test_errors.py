@@ -1,4 +1,4 @@
-"""DESIGN section 4: every bad input gets a 4xx problem+json with its code, and the process keeps serving."""
+"""docs/design.md §4: every bad input gets a 4xx problem+json with its code, and the process keeps serving."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DESIGN section 5: the page cache is exact around writes, survives Redis faults, and heals."""
+"""docs/design.md §5: the page cache is exact around writes, survives Redis faults, and heals."""
 
 from __future__ import annotations
 

@@ -59,7 +59,7 @@ async def test_a_socket_closes_with_4401_when_its_credential_expires(
     quick_server: ManagedProcess, settings: Settings
 ) -> None:
     user = new_user(settings)
-    short = mint_token(settings, user.id, ttl_s=1)
+    short = mint_token(settings, user.id, ttl_s=2)  # exp is whole seconds: expires in 1 to 2 s
     async with httpx.AsyncClient(base_url=quick_server.url, timeout=10) as client:
         ticket = (
             await client.post("/v1/watchlist/events/ticket", headers={"Authorization": f"Bearer {short}"})

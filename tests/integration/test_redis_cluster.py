@@ -167,7 +167,7 @@ async def test_page_keys_of_a_user_share_one_slot_on_the_node_that_owns_it(
         assert len(slots) == 1
         (slot,) = slots
         owner = owner_port(owners, user.id)
-        on_nodes = await keys_per_node(cluster, "{" + user.id + "}:*")
+        on_nodes = await keys_per_node(cluster, "{" + user.id + "}:mylist:*")
         assert on_nodes[owner] == expected
         assert all(not keys for port, keys in on_nodes.items() if port != owner)
         async with Redis(port=owner) as node:
@@ -208,7 +208,7 @@ async def test_a_cached_page_is_served_and_invalidation_drops_every_page(
                     assert len(await owner.smembers(f"{tag}:keys")) == 4
                 response = await change
                 assert response.status_code < 300, response.text
-                on_nodes = await keys_per_node(cluster, "{" + user.id + "}:*")
+                on_nodes = await keys_per_node(cluster, "{" + user.id + "}:mylist:*")
                 assert set().union(*on_nodes.values()) == {f"{tag}:ver"}  # every page and the set gone
                 # ... and the write's version is recorded, so no older page can be filled back.
                 acknowledged = int(await cluster_redis.get(f"{tag}:ver") or -1)
@@ -237,8 +237,9 @@ async def test_rate_limits_and_idempotency_records_live_in_the_cluster(
             assert third.headers["ratelimit-remaining"] == "0"
             refused = await client.post("/v1/watchlist", json={"contentId": "movie:3"}, headers=user.headers)
             assert refused.status_code == 429
-    counters = set().union(*(await keys_per_node(cluster, "LIMITS:*")).values())
-    assert {key for key in counters if any(user.id in key for user in users)}
+    for user in users:  # each user's counter sits in the user's slot, next to the list's keys
+        on_owner = (await keys_per_node(cluster, "{" + user.id + "}:rl:*"))[owner_port(owners, user.id)]
+        assert on_owner == {"{" + user.id + "}:rl:writes"}
 
 
 async def test_stale_set_race_cannot_store_an_old_page(

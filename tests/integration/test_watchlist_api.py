@@ -1,4 +1,4 @@
-"""The list endpoints of DESIGN section 3, in-process over ASGI against the real mongod and redis."""
+"""The list endpoints of docs/design.md §3, in-process over ASGI against the real mongod and redis."""
 
 from __future__ import annotations
 

@@ -65,7 +65,28 @@ def test_every_authenticated_route_declares_its_facts(app: Litestar) -> None:
 def test_declared_facts(
     app: Litestar, method: str, path: str, rate: RateClass, write: bool, idempotent: bool
 ) -> None:
-    assert _facts(app)[(method, path)] == RouteFacts(rate, write=write, idempotent=idempotent)
+    found = _facts(app)[(method, path)]
+    assert found is not None
+    assert (found.rate, found.write, found.idempotent) == (rate, write, idempotent)
+
+
+def test_a_list_page_reads_its_cache_keys_with_the_rate_limit_call(app: Litestar) -> None:
+    """The page route prefetches exactly the keys the page cache reads first; odd queries fetch nothing."""
+    route = _facts(app)[("GET", "/v1/watchlist")]
+    assert route is not None
+    prefetch = route.prefetch
+    assert prefetch is not None
+
+    def keys(query: bytes) -> list[str] | None:
+        return prefetch({"query_string": query}, "u1")  # type: ignore[arg-type]
+
+    assert keys(b"") == ["{u1}:mylist:1:10", "{u1}:mylist:ver"]
+    assert keys(b"page=2&limit=5&type=tv&sort=title.asc") == [
+        "{u1}:mylist:2:5:tv:title.asc",
+        "{u1}:mylist:ver",
+    ]
+    for odd in (b"page=0", b"limit=101", b"page=x", b"type=book", b"sort=nope", b"page=1&page=2"):
+        assert keys(odd) is None, odd
 
 
 def test_socket_ops_count_as_their_rest_routes(app: Litestar) -> None:

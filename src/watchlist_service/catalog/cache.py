@@ -36,6 +36,7 @@ from typing import Any, Final, Generic, Literal, TypeVar
 
 import msgspec
 from loguru import logger
+from redis.commands.core import AsyncScript
 
 from watchlist_service.catalog.client import catalog_unavailable
 from watchlist_service.catalog.schemas import UpstreamShapeError
@@ -172,10 +173,19 @@ class _Leases:
             self._store = redis.client.register_script(_STORE)
             self._release = redis.client.register_script(_RELEASE)
 
-    async def _call(self, op: Callable[[], Awaitable[T]]) -> T | Unavailable | None:
+    async def _command(self, *args: Any) -> Any:
+        """``None`` without Redis; else the reply or ``UNAVAILABLE`` (counted)."""
         if self._redis is None:
             return None
-        result = await self._redis(op)
+        return self._counted(await self._redis.command(*args))
+
+    async def _script(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
+        if self._redis is None:
+            return None
+        return self._counted(await self._redis.script(script, keys, args))
+
+    @staticmethod
+    def _counted(result: Any) -> Any:
         if isinstance(result, Unavailable):
             CACHE_EVENTS.labels("tmdb", "error").inc()
         return result
@@ -184,8 +194,7 @@ class _Leases:
         """The cached answer of ``name``, or ``None`` (a miss, or Redis unavailable)."""
         if self._redis is None or not self._redis.available:
             return None
-        client = self._redis.client
-        raw = await self._call(lambda: client.get(value_key(name)))
+        raw = await self._command("GET", value_key(name))
         if isinstance(raw, Unavailable):
             return None
         entry = Entry.decode(raw) if isinstance(raw, bytes) else None
@@ -198,7 +207,7 @@ class _Leases:
     async def claim(self, name: str, token: str, lease_ms: int) -> _Claim | None:
         """The answer if someone stored it meanwhile, else try to take the lease; ``None``: no Redis."""
         keys = [value_key(name), lock_key(name)]
-        reply = await self._call(lambda: self._claim(keys=keys, args=[token, lease_ms]))
+        reply = await self._script(self._claim, keys, [token, lease_ms])
         if not isinstance(reply, list) or not reply:
             return None
         outcome = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
@@ -211,25 +220,20 @@ class _Leases:
 
     async def try_lease(self, name: str, token: str, lease_ms: int) -> bool:
         """Take the lease of ``name`` if nobody holds it (a background refresh)."""
-        if self._redis is None:
-            return False
-        client = self._redis.client
-        taken = await self._call(lambda: client.set(lock_key(name), token, nx=True, px=lease_ms))
+        taken = await self._command("SET", lock_key(name), token, "NX", "PX", lease_ms)
         return bool(taken) and not isinstance(taken, Unavailable)
 
     async def store(self, name: str, entry: Entry, ttl_s: int, token: str | None) -> None:
         """Store an answer for ``ttl_s`` seconds and end our lease."""
         keys = [value_key(name), lock_key(name)]
-        stored = await self._call(
-            lambda: self._store(keys=keys, args=[entry.encode(), max(1, ttl_s), token or ""])
-        )
+        stored = await self._script(self._store, keys, [entry.encode(), max(1, ttl_s), token or ""])
         if stored is not None and not isinstance(stored, Unavailable):
             CACHE_EVENTS.labels("tmdb", "fill").inc()
 
     async def release(self, name: str, token: str | None, *, failed_for_ms: int) -> None:
         """End our lease after a failed fetch, remembering the failure for ``failed_for_ms``."""
         if token is not None:
-            await self._call(lambda: self._release(keys=[lock_key(name)], args=[token, failed_for_ms]))
+            await self._script(self._release, [lock_key(name)], [token, failed_for_ms])
 
 
 class ReadThroughCache:

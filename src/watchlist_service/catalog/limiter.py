@@ -100,8 +100,7 @@ class OutboundLimiter:
 
     async def _try_acquire(self) -> float:
         if self._redis is not None and self._script is not None and self._redis.available:
-            script = self._script
-            wait_ms = await self._redis(lambda: script(keys=[self._key], args=[self._limit, self._window_ms]))
+            wait_ms = await self._redis.script(self._script, [self._key], [self._limit, self._window_ms])
             if not isinstance(wait_ms, Unavailable):
                 self._warned = False
                 return int(wait_ms) / 1000

@@ -1,4 +1,4 @@
-"""The catalog's API objects (DESIGN section 3) and the mappers from TMDb's JSON to them.
+"""The catalog's API objects (docs/design.md §3) and the mappers from TMDb's JSON to them.
 
 TMDb answers are read defensively: a missing, empty or wrongly typed field becomes ``null``, never an error.
 Only an object without a usable id cannot be represented; list items like that (and the people of a multi
@@ -24,7 +24,7 @@ _DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class CatalogSort(StrEnum):
-    """The catalog sort orders of DESIGN section 3."""
+    """The catalog sort orders of docs/design.md §3."""
 
     POPULARITY_DESC = "popularity.desc"
     POPULARITY_ASC = "popularity.asc"

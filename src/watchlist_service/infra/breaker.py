@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from enum import StrEnum
 
 from loguru import logger
@@ -17,14 +18,25 @@ class BreakerState(StrEnum):
 
 
 class CircuitBreaker:
-    """Opens after ``failure_threshold`` consecutive failures; probes again after ``reset_after_s``."""
+    """Opens after ``failure_threshold`` consecutive failures, or when at least half of the last
+    ``slow_window`` calls were slower than their budget; probes again after ``reset_after_s``.
 
-    def __init__(self, name: str, *, failure_threshold: int, reset_after_s: float) -> None:
+    A dependency that answers, but slowly, costs every request its budget: the slow-call rate opens the
+    breaker for that, as failures do for a dependency that does not answer.
+    """
+
+    SLOW_RATE = 0.5
+
+    def __init__(
+        self, name: str, *, failure_threshold: int, reset_after_s: float, slow_window: int = 20
+    ) -> None:
         self.name = name
         self._threshold = failure_threshold
         self._reset_after_s = reset_after_s
         self._failures = 0
         self._opened_at: float | None = None
+        self._recent: deque[bool] = deque(maxlen=slow_window)  # True: that call was slow
+        self._slow = 0
 
     @property
     def state(self) -> BreakerState:
@@ -46,11 +58,28 @@ class CircuitBreaker:
         return max(0.0, self._reset_after_s - (time.monotonic() - self._opened_at))
 
     def record_success(self) -> None:
-        """A call worked: close the breaker."""
+        """A call worked in time: close the breaker."""
         if self._opened_at is not None:
             logger.info("breaker {} closed", self.name)
         self._failures = 0
         self._opened_at = None
+        self._remember(slow=False)
+
+    def record_slow(self, reason: object = None) -> None:
+        """A call took longer than its budget (and was abandoned): open the breaker when slow calls are at
+        least half of the recent ones (at once when half-open)."""
+        self._remember(slow=True)
+        window = self._recent.maxlen or 1
+        if self._opened_at is not None or (
+            len(self._recent) >= window // 2 and self._slow >= self.SLOW_RATE * len(self._recent)
+        ):
+            self.trip(reason)
+
+    def _remember(self, *, slow: bool) -> None:
+        if len(self._recent) == self._recent.maxlen and self._recent[0]:
+            self._slow -= 1
+        self._recent.append(slow)
+        self._slow += slow
 
     def record_failure(self, reason: object = None) -> None:
         """A call failed (``reason``: the error, for the log): open the breaker once the threshold is
@@ -63,10 +92,14 @@ class CircuitBreaker:
         """Open the breaker now; the first opening is logged at WARNING with its reason."""
         if self.state is BreakerState.CLOSED:
             logger.warning(
-                "breaker {} opened for {} s after {} failure(s): {!r}",
+                "breaker {} opened for {} s ({} failure(s), {} of the last {} calls slow): {}",
                 self.name,
                 self._reset_after_s,
                 self._failures,
-                reason,
+                self._slow,
+                len(self._recent),
+                reason if isinstance(reason, str) else repr(reason),
             )
         self._opened_at = time.monotonic()
+        self._recent.clear()
+        self._slow = 0

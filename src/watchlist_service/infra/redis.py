@@ -8,22 +8,27 @@ so that the caller goes on without Redis.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Final, TypeAlias, TypeVar
+from typing import Any, Final, TypeAlias, TypeVar
 
 from loguru import logger
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisClusterException, RedisError
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
 from watchlist_service.config import Settings
 from watchlist_service.infra.breaker import CircuitBreaker
-from watchlist_service.metrics import REDIS_CALL_ERRORS
+from watchlist_service.metrics import REDIS_CALL_ERRORS, REDIS_PIPELINE_BATCH
 
 T = TypeVar("T")
 RedisClient: TypeAlias = Redis | RedisCluster
@@ -52,7 +57,8 @@ def redis_client(settings: Settings) -> RedisClient:
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
-        health_check_interval=30,
+        # No health-check PING before reuse: a connection broken by a restart fails once, which drops every
+        # idle connection of the pool (Pipeliner), and the call is retried where that matters (invalidation).
     )
     return Redis.from_pool(pool)  # the client owns the pool and closes it
 
@@ -94,6 +100,35 @@ async def load_slot_map(redis: RedisClient) -> None:
         logger.warning("Redis Cluster slot map not loaded at start-up: {!r}", exc)
 
 
+LOOP_LAG_S: Final = 0.01  # a budget timer this late means the event loop, not Redis, was slow
+
+
+class _Budget:
+    """What a request has spent waiting for Redis, and the part of its budget kept for forced calls."""
+
+    __slots__ = ("reserved_s", "spent_s")
+
+    def __init__(self, reserved_s: float) -> None:
+        self.spent_s = 0.0
+        self.reserved_s = reserved_s
+
+
+_BUDGET: ContextVar[_Budget | None] = ContextVar("redis_budget", default=None)
+
+
+@contextmanager
+def request_budget(*, reserved_s: float = 0.0) -> Iterator[None]:
+    """Share one Redis budget among all the Redis calls of the request inside: together they wait at most
+    ``WATCHLIST_REDIS_BUDGET_MS``, so a read never waits longer for Redis and a write never answers later than
+    MongoDB plus that budget. ``reserved_s`` of it is kept for forced calls (a write's invalidation): the
+    others stop short of it. A call with nothing left is not made; a forced one is sent all the same."""
+    token = _BUDGET.set(_Budget(reserved_s))
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
 class Unavailable:
     """What a guarded call answers when Redis failed or its breaker is open."""
 
@@ -106,36 +141,194 @@ class Unavailable:
 UNAVAILABLE: Final = Unavailable()
 
 
-class RedisGuard:
-    """One use of the shared client, behind that use's own breaker.
+async def _drop_idle_connections(client: RedisClient) -> None:
+    """After a connection error, the other idle connections are most likely broken the same way (a restart,
+    a failover): close them, so that the next call (a retry) connects afresh instead of failing again."""
+    if isinstance(client, Redis):
+        await client.connection_pool.disconnect(inuse_connections=False)
 
-    A timeout seen by one use (under overload, say) does not switch off the others; a Redis that is really
-    down trips each of them after a few calls anyway.
+
+class Pipeliner:
+    """Auto-pipelining: the commands that concurrent requests issue in one turn of the event loop go to Redis
+    as one pipeline (one write, one read) instead of one round trip each.
+
+    What a request pays for a Redis call is mostly the client's own work per round trip; shared by a batch,
+    it was a third of it here (measured: 98 -> 35 us of CPU per EVALSHA at 32 concurrent callers). Order is
+    kept: commands reach Redis in the order they were submitted.
     """
 
-    __slots__ = ("breaker", "client")
+    def __init__(self, client: RedisClient, *, max_batch: int = 256) -> None:
+        self._client = client
+        self._max_batch = max_batch
+        self._queue: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
+        self._scheduled = False
+        self._sending: set[asyncio.Task[None]] = set()
 
-    def __init__(self, client: RedisClient, breaker: CircuitBreaker) -> None:
+    def submit(self, *args: Any) -> asyncio.Future[Any]:
+        """Queue one command; its future gets the reply (or the error) of that command."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.append((args, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        queue, self._queue = self._queue, []
+        loop = asyncio.get_running_loop()
+        for start in range(0, len(queue), self._max_batch):
+            task = loop.create_task(self._send(queue[start : start + self._max_batch]))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _send(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
+        REDIS_PIPELINE_BATCH.observe(len(batch))
+        pipe = self._client.pipeline(transaction=False)
+        for args, _ in batch:
+            pipe.execute_command(*args)
+        try:
+            replies = await pipe.execute(raise_on_error=False)
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():  # abandoned ones are cancelled already
+                    future.set_exception(exc)
+            if isinstance(exc, RedisConnectionError | OSError):
+                await _drop_idle_connections(self._client)
+            return
+        for (_, future), reply in zip(batch, replies, strict=True):
+            if future.done():
+                continue
+            if isinstance(reply, Exception):
+                future.set_exception(reply)
+            else:
+                future.set_result(reply)
+
+    async def aclose(self) -> None:
+        """Wait for the batches under way (shutdown)."""
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
+
+
+class RedisGuard:
+    """One use of the shared client, behind that use's own breaker and within a time budget.
+
+    A timeout seen by one use (under overload, say) does not switch off the others; a Redis that is really
+    down trips each of them after a few calls anyway. A call that takes longer than ``budget_s`` is abandoned
+    (the caller goes on without Redis) and counted as slow: a Redis that answers, but slowly, opens the
+    breaker by its slow-call rate, so requests stop paying the budget at all.
+    """
+
+    __slots__ = ("breaker", "budget_s", "client", "pipeliner")
+
+    def __init__(
+        self,
+        client: RedisClient,
+        breaker: CircuitBreaker,
+        *,
+        pipeliner: Pipeliner | None = None,
+        budget_s: float,
+    ) -> None:
         self.client = client
         self.breaker = breaker
+        self.pipeliner = pipeliner or Pipeliner(client)
+        self.budget_s = budget_s
 
     @property
     def available(self) -> bool:
         """Whether the breaker lets calls through now."""
         return self.breaker.allows()
 
+    def remaining_s(self, *, force: bool = False) -> float:
+        """What is left of the budget for the next call (of the request's shared budget, in a request; a
+        forced call may use the reserved part too)."""
+        budget = _BUDGET.get()
+        if budget is None:
+            return self.budget_s
+        return self.budget_s - budget.spent_s - (0.0 if force else budget.reserved_s)
+
     async def __call__(self, op: Callable[[], Awaitable[T]], *, force: bool = False) -> T | Unavailable:
-        """Run ``op`` (a call on ``client``) unless the breaker is open (``force``: try anyway); a Redis error
-        is counted by the breaker and answered with ``UNAVAILABLE``."""
-        if not force and not self.breaker.allows():
+        """Run ``op`` (a call on ``client``) unless the breaker is open (``force``: try anyway), within the
+        budget; a Redis error or a slow call is counted by the breaker and answered with ``UNAVAILABLE``."""
+        if not self._may_call(force):
+            return UNAVAILABLE
+        return await self._settle(op(), force=force)
+
+    async def command(self, *args: Any, force: bool = False) -> Any:
+        """One command, auto-pipelined with the other callers' (``UNAVAILABLE`` as for ``__call__``)."""
+        if not self._may_call(force):
+            return UNAVAILABLE
+        return await self._settle(self.pipeliner.submit(*args), force=force)
+
+    async def commands(self, *commands: Sequence[Any]) -> list[Any] | Unavailable:
+        """Several commands in the same batch (one round trip); all their replies, or ``UNAVAILABLE``."""
+        if not self._may_call(False):
+            return UNAVAILABLE
+        futures = [self.pipeliner.submit(*command) for command in commands]
+        return await self._settle(asyncio.gather(*futures))
+
+    async def script(
+        self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any], *, force: bool = False
+    ) -> Any:
+        """A Lua script by its SHA, auto-pipelined; loaded (EVAL) when Redis does not know it (a restart).
+        ``force``: sent whatever the breaker says and whatever is left of the budget."""
+        if not self._may_call(force):
             return UNAVAILABLE
         try:
-            result = await op()
+            return await self._settle(
+                self.pipeliner.submit("EVALSHA", script.sha, len(keys), *keys, *args),
+                force=force,
+                reraise=NoScriptError,
+            )
+        except NoScriptError:
+            return await self._settle(
+                self.pipeliner.submit("EVAL", script.script, len(keys), *keys, *args), force=force
+            )
+
+    def _may_call(self, force: bool) -> bool:
+        return force or (self.breaker.allows() and self.remaining_s() > 0)
+
+    async def _settle(
+        self, pending: Awaitable[T], *, force: bool = False, reraise: type[Exception] | None = None
+    ) -> T | Unavailable:
+        budget = _BUDGET.get()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        future = asyncio.ensure_future(pending)
+        try:
+            wait_s = max(0.001, self.remaining_s(force=force))
+            for extension in (False, True):
+                deadline = loop.time() + wait_s
+                await asyncio.wait((future,), timeout=wait_s)
+                if future.done():
+                    break
+                # A timer that fires late says this process is overloaded (its event loop lagged), not that
+                # Redis is slow: the reply may be waiting to be read. Once, wait the budget again; if that is
+                # not enough either, abandon the call without holding it against Redis.
+                if loop.time() - deadline < LOOP_LAG_S or extension:
+                    future.cancel()
+                    REDIS_CALL_ERRORS.labels(self.breaker.name).inc()
+                    if not extension:
+                        self.breaker.record_slow(
+                            f"a call took longer than its {self.budget_s * 1000:.0f} ms budget"
+                        )
+                    return UNAVAILABLE
+                wait_s = self.budget_s
+            result = future.result()
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
         except REDIS_ERRORS as exc:
+            if reraise is not None and isinstance(exc, reraise):
+                raise
             self.breaker.record_failure(exc)
             REDIS_CALL_ERRORS.labels(self.breaker.name).inc()
             logger.debug("redis call ({}) failed: {!r}", self.breaker.name, exc)
             return UNAVAILABLE
+        finally:
+            if budget is not None:
+                budget.spent_s += loop.time() - started
         self.breaker.record_success()
         return result
 
@@ -198,11 +391,18 @@ KEY_LAYOUTS: Final[tuple[KeyLayout, ...]] = (
         rf"^{_USER}:idem:{_HEX64}$",
     ),
     _layout(
-        "LIMITS:LIMITER/{class}/{userId}/{amount}/{multiples}/{granularity}",
-        "ratelimit.py (the limits library's layout)",
+        "{userId}:rl:{class}",
+        "ratelimit.py",
         "the window",
-        "inbound request counter of one user and route class; `auth-failures/{ip}` for failed sign-ins",
-        r"^LIMITS:LIMITER/(reads|writes|catalog|service|auth-failures)/.+/\d+/\d+/[a-z]+$",
+        "inbound request counter of one user and route class (fixed window; the limit is not in the key)",
+        rf"^{_USER}:rl:(reads|writes|catalog|service)$",
+    ),
+    _layout(
+        "rl:auth-failures:{ip}",
+        "ratelimit.py",
+        "the window",
+        "failed authentications of one client address",
+        r"^rl:auth-failures:.+$",
     ),
     _layout(
         "tmdb:{<name>}",

@@ -75,8 +75,8 @@ class TicketStore:
         stored = _StoredTicket(
             sub=identity.principal.sub, scopes=sorted(identity.principal.scopes), exp=identity.expires_at
         )
-        client, key, value = self._redis.client, self._key(ticket), msgspec.json.encode(stored)
-        if isinstance(await self._redis(lambda: client.set(key, value, ex=self.ttl_s)), Unavailable):
+        key, value = self._key(ticket), msgspec.json.encode(stored)
+        if isinstance(await self._redis.command("SET", key, value, "EX", self.ttl_s), Unavailable):
             raise RealtimeUnavailable("Socket tickets cannot be issued right now")
         return ticket
 
@@ -84,8 +84,7 @@ class TicketStore:
         """The identity of a valid, unused, unexpired ticket (which is used up); ``None`` otherwise."""
         if not _TICKET_RE.match(ticket):
             return None
-        client, key = self._redis.client, self._key(ticket)
-        raw = await self._redis(lambda: client.getdel(key))
+        raw = await self._redis.command("GETDEL", self._key(ticket))
         if isinstance(raw, Unavailable):
             raise RealtimeUnavailable("Socket tickets cannot be checked right now")
         if raw is None:

@@ -6,6 +6,7 @@ Structs, mapped from the stored ones.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +15,7 @@ import msgspec
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
 from watchlist_service.errors import AlreadyInList, DatabaseUnavailable, ListFull, NotInList
 from watchlist_service.infra.mongo import MongoDocument, database_errors
@@ -50,6 +51,40 @@ class PageRead:
     items: list[Item]
     total: int
     version: int
+
+
+@dataclass(frozen=True, slots=True)
+class VersionChange:
+    """A list that changed, as the change stream tells: whose, its new version, when, where to resume."""
+
+    user_id: str
+    version: int
+    at: datetime | None
+    resume_token: Mapping[str, Any]
+
+
+class ChangeStreamUnavailable(Exception):
+    """The change stream cannot be opened or read now (``lost``: it cannot resume from the given token)."""
+
+    def __init__(self, reason: str, *, permanent: bool = False, lost: bool = False) -> None:
+        super().__init__(reason)
+        self.permanent = permanent  # a standalone mongod has no change streams
+        self.lost = lost
+
+
+NOT_A_REPLICA_SET = 40573
+CHANGE_STREAM_HISTORY_LOST = 286
+# Every write that changes what a page shows raises ``version``; an upsert creates the document with it.
+_VERSION_CHANGES: list[Document] = [
+    {"$match": {"operationType": {"$in": ["insert", "update", "replace"]}}},
+    {
+        "$project": {
+            "documentKey": 1,
+            "wallTime": 1,
+            "version": {"$ifNull": ["$updateDescription.updatedFields.version", "$fullDocument.version"]},
+        }
+    },
+]
 
 
 def utcnow() -> datetime:
@@ -398,6 +433,36 @@ class WatchlistRepository:
             average_rating=round(float(average), 2) if average is not None else None,
             version=int(doc["version"]),
         )
+
+    async def watch_versions(
+        self, resume_after: Mapping[str, Any] | None
+    ) -> AsyncGenerator[VersionChange | None, None]:
+        """Every list version raised from now on (or after ``resume_after``), by any replica of the service;
+        ``None`` after each wait that brought nothing (the first one: the stream is open).
+        ``ChangeStreamUnavailable`` when the stream breaks (the driver has already tried to resume once)."""
+        try:
+            async with await self._coll.watch(
+                _VERSION_CHANGES, resume_after=resume_after, max_await_time_ms=250
+            ) as stream:
+                yield None  # open: changes from here on will be seen
+                while stream.alive:
+                    # One getMore each (a client-wide timeoutMS bounds each call, never the whole stream).
+                    change = await stream.try_next()
+                    if change is None:
+                        yield None
+                        continue
+                    version = change.get("version")
+                    if isinstance(version, int) and stream.resume_token is not None:
+                        user_id = change["documentKey"]["_id"]
+                        yield VersionChange(user_id, version, change.get("wallTime"), stream.resume_token)
+        except OperationFailure as exc:
+            raise ChangeStreamUnavailable(
+                str(exc),
+                permanent=exc.code == NOT_A_REPLICA_SET,
+                lost=exc.code == CHANGE_STREAM_HISTORY_LOST,
+            ) from exc
+        except PyMongoError as exc:
+            raise ChangeStreamUnavailable(repr(exc)) from exc
 
     async def ping(self) -> None:
         """Raise ``DatabaseUnavailable`` unless the primary answers."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import msgspec
@@ -21,7 +22,7 @@ from watchlist_service.errors import (
     TvNotFound,
     UnknownContent,
 )
-from watchlist_service.watchlist.cache import PageCache, page_key
+from watchlist_service.watchlist.cache import Hit, PageCache, lookup_keys, page_key
 from watchlist_service.watchlist.repository import WatchlistRepository, utcnow
 from watchlist_service.watchlist.schemas import (
     BATCH_MAX,
@@ -52,6 +53,13 @@ class RenderedPage(msgspec.Struct, frozen=True):
 
     body: bytes
     version: int
+
+
+def page_lookup(
+    user_id: str, page: int, limit: int, content_type: ContentType | None, sort: SortOrder
+) -> list[str]:
+    """The cache keys reading this page starts with (a route may read them early, with its rate limit)."""
+    return lookup_keys(user_id, page_key(user_id, page, limit, content_type, sort))
 
 
 class EventSink(Protocol):
@@ -105,13 +113,21 @@ class WatchlistService:
             logger.exception("publishing {} for a list failed", event.event)
 
     async def page(
-        self, user_id: str, *, page: int, limit: int, content_type: ContentType | None, sort: SortOrder
+        self,
+        user_id: str,
+        *,
+        page: int,
+        limit: int,
+        content_type: ContentType | None,
+        sort: SortOrder,
+        prefetched: Mapping[str, bytes | None] | None = None,
     ) -> RenderedPage:
-        """One page of the list, from the cache when it holds it."""
+        """One page of the list, from the cache when it holds it (``prefetched``: cache keys the request has
+        already read, see ``page_lookup``)."""
         key = page_key(user_id, page, limit, content_type, sort)
-        cached = await self._cache.get(key)
-        if cached is not None:
-            return RenderedPage(body=cached[1], version=cached[0])
+        cached = await self._cache.get(user_id, key, prefetched)
+        if isinstance(cached, Hit):
+            return RenderedPage(body=cached.body, version=cached.version)
         read = await self._repo.page(
             user_id, skip=(page - 1) * limit, limit=limit, content_type=content_type, sort=sort
         )
@@ -125,7 +141,8 @@ class WatchlistService:
                 version=read.version,
             )
         )
-        await self._cache.fill(user_id, key, read.version, body)
+        if cached.observed is not None:
+            await self._cache.fill(user_id, key, read.version, body, cached.observed)
         if any(item.metadata_pending for item in read.items):
             self._schedule_fill(user_id)
         return RenderedPage(body=body, version=read.version)
