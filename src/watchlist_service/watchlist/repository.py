@@ -442,7 +442,7 @@ class WatchlistRepository:
         ``ChangeStreamUnavailable`` when the stream breaks (the driver has already tried to resume once)."""
         try:
             async with await self._coll.watch(
-                _VERSION_CHANGES, resume_after=resume_after, max_await_time_ms=250
+                _VERSION_CHANGES, resume_after=resume_after, max_await_time_ms=100
             ) as stream:
                 yield None  # open: changes from here on will be seen
                 while stream.alive:
