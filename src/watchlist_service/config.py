@@ -56,7 +56,7 @@ class Settings(BaseSettings):
         default=50,
         ge=1,
         le=10_000,
-        description="how long a request waits for one Redis call before it goes on without Redis (slow call)",
+        description="how long all Redis calls of one request may wait together (then it goes on without)",
     )
     redis_max_connections: int = Field(default=64, ge=1, description="per process; callers wait for one")
 

@@ -30,11 +30,13 @@ async def race_a_reader_against_a_write(
     reader_has_read, resume_reader = asyncio.Event(), asyncio.Event()
     fill_results: list[bool] = []
 
-    async def paused_fill(user_id: str, key: str, version: int, body: bytes, observed: bytes) -> bool:
+    async def paused_fill(
+        user_id: str, key: str, version: int, total: int, body: bytes, observed: bytes
+    ) -> bool:
         if user_id == user.id:
             reader_has_read.set()
             await resume_reader.wait()
-        stored = await original_fill(user_id, key, version, body, observed)
+        stored = await original_fill(user_id, key, version, total, body, observed)
         fill_results.append(stored)
         return stored
 

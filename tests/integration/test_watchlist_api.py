@@ -205,6 +205,53 @@ async def test_etag_and_if_none_match(app_client: httpx.AsyncClient, user: User)
     assert changed.headers["etag"] != etag
 
 
+def links(response: httpx.Response) -> dict[str, str]:
+    """The ``Link`` header as ``{rel: target}``."""
+    found = {}
+    for part in response.headers["link"].split(", "):
+        target, _, rel = part.partition("; ")
+        found[rel.removeprefix('rel="').removesuffix('"')] = target.strip("<>")
+    return found
+
+
+async def test_pages_carry_link_and_total_headers_cached_or_not(
+    app_client: httpx.AsyncClient, user: User
+) -> None:
+    for n in range(1, 26):
+        await add(app_client, user, f"movie:{n}")
+    for _ in range(2):  # a miss, then the same page from the cache
+        middle = await app_client.get("/v1/watchlist?page=2&limit=10&type=movie", headers=user.headers)
+        assert middle.headers["x-total-count"] == "25" == str(middle.json()["total"])
+        assert links(middle) == {
+            "first": "/v1/watchlist?page=1&limit=10&type=movie",
+            "prev": "/v1/watchlist?page=1&limit=10&type=movie",
+            "next": "/v1/watchlist?page=3&limit=10&type=movie",
+            "last": "/v1/watchlist?page=3&limit=10&type=movie",
+        }
+    last = await app_client.get("/v1/watchlist?page=3&limit=10&sort=title.asc", headers=user.headers)
+    assert set(links(last)) == {"first", "prev", "last"}
+    assert links(last)["prev"] == "/v1/watchlist?page=2&limit=10&sort=title.asc"
+    beyond = await app_client.get("/v1/watchlist?page=9&limit=10", headers=user.headers)
+    assert beyond.json()["items"] == []
+    assert links(beyond)["prev"] == "/v1/watchlist?page=3&limit=10"  # back to the last page
+    etag = middle.headers["etag"]
+    not_modified = await app_client.get(
+        "/v1/watchlist?page=2&limit=10&type=movie", headers={**user.headers, "If-None-Match": etag}
+    )
+    assert not_modified.status_code == 304
+    assert not_modified.headers["x-total-count"] == "25"
+    await add(app_client, user, "movie:26")  # a write changes the total of every page, cached or not
+    assert (await app_client.get("/v1/watchlist?limit=10", headers=user.headers)).headers[
+        "x-total-count"
+    ] == "26"
+
+
+async def test_an_empty_list_links_to_its_one_page(app_client: httpx.AsyncClient, user: User) -> None:
+    empty = await app_client.get("/v1/watchlist?limit=5", headers=user.headers)
+    assert empty.headers["x-total-count"] == "0"
+    assert links(empty) == {"first": "/v1/watchlist?page=1&limit=5", "last": "/v1/watchlist?page=1&limit=5"}
+
+
 async def test_contains(app_client: httpx.AsyncClient, user: User, settings: Settings) -> None:
     await add(app_client, user, "movie:550")
     await add(app_client, user, "tv:1396")

@@ -366,7 +366,7 @@ KEY_LAYOUTS: Final[tuple[KeyLayout, ...]] = (
         "{userId}:mylist:{page}:{limit}[:{type}:{sort}]",
         "watchlist/cache.py",
         "WATCHLIST_CACHE_PAGE_TTL_S (300 s)",
-        "one rendered list page: b'<version>\\n' + JSON",
+        "one rendered list page: b'<version> <total>\\n' + JSON",
         rf"^{_USER}:mylist:\d+:\d+(:(all|movie|tv):[a-z]+\.[a-z]+)?$",
     ),
     _layout(

@@ -3,7 +3,7 @@
 Keys, all under the user's hash tag so one script can reach them together on a Redis Cluster:
 
 - ``{userId}:mylist:{page}:{limit}`` (``:{type}:{sort}`` appended when not the default): one rendered page,
-  stored as ``b"<version>\\n" + body``;
+  stored as ``b"<version> <total>\\n" + body`` (the list's total, for the pagination headers);
 - ``{userId}:mylist:keys``: the set of that user's page keys, so an invalidation drops them all;
 - ``{userId}:mylist:ver``: the newest list version whose invalidation ran.
 
@@ -90,9 +90,10 @@ def lookup_keys(user_id: str, key: str) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """A cached page: the JSON body and the list version it was read at."""
+    """A cached page: the JSON body, the list version it was read at and the list's total then."""
 
     version: int
+    total: int
     body: bytes
 
 
@@ -132,18 +133,23 @@ class PageCache:
         if not isinstance(raw, bytes):
             CACHE_EVENTS.labels("page", "miss").inc()
             return Miss(observed)
-        version, _, body = raw.partition(b"\n")
-        if observed and int(version) < int(observed):  # left behind by an invalidation that failed half-way
+        head, _, body = raw.partition(b"\n")
+        version, _, total = head.partition(b" ")
+        # Older than ``ver`` (left behind by an invalidation that failed half-way), or stored without its
+        # total by an earlier release: a miss, and the fill replaces it.
+        if not total or (observed and int(version) < int(observed)):
             CACHE_EVENTS.labels("page", "miss").inc()
             return Miss(observed)
         CACHE_EVENTS.labels("page", "hit").inc()
-        return Hit(int(version), body)
+        return Hit(int(version), int(total), body)
 
-    async def fill(self, user_id: str, key: str, version: int, body: bytes, observed: bytes) -> bool:
+    async def fill(
+        self, user_id: str, key: str, version: int, total: int, body: bytes, observed: bytes
+    ) -> bool:
         """Store a page read at ``version`` after ``ver`` was seen as ``observed``, unless ``ver`` changed."""
         if not self.enabled:
             return False
-        payload = str(version).encode() + b"\n" + body
+        payload = f"{version} {total}\n".encode() + body
         keys = [version_key(user_id), f"{_tag(user_id)}:keys", key]
         stored = await self._counted(
             self._redis.script(self._fill, keys, [version, payload, self._ttl_s, observed])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
-from urllib.parse import parse_qsl
+import math
+from typing import Annotated, Any, Final, cast
+from urllib.parse import parse_qsl, urlencode
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody, PathParameter, QueryParameter
@@ -64,6 +66,44 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     candidates = {tag.strip() for tag in if_none_match.split(",")}
     # Weak comparison (RFC 9110 §13.1.2): W/"x" matches "x".
     return "*" in candidates or etag in candidates or etag.removeprefix("W/") in candidates
+
+
+PAGE_HEADERS: Final = [
+    ResponseHeader(
+        name="Link",
+        documentation_only=True,
+        description='RFC 8288 links to the first, previous, next and last page (`rel="first"`, ...), '
+        "with the same limit, type and sort",
+    ),
+    ResponseHeader(
+        name="X-Total-Count", documentation_only=True, description="titles in the (filtered) list: `total`"
+    ),
+    ResponseHeader(name="ETag", documentation_only=True, description="weak tag of this page at this version"),
+]
+
+
+def _pagination_headers(
+    path: str, page: int, limit: int, total: int, content_type: str | None, sort: SortOrder
+) -> dict[str, str]:
+    """``Link`` (first, prev, next, last; RFC 8288) and ``X-Total-Count`` for one list page."""
+    last = max(1, math.ceil(total / limit))
+    query: dict[str, str | int] = {"limit": limit}
+    if content_type is not None:
+        query["type"] = content_type
+    if sort is not SortOrder.ADDED_DESC:
+        query["sort"] = sort.value
+    targets = {
+        "first": 1,
+        "prev": min(page - 1, last) if page > 1 else None,  # past the end: back to the last page
+        "next": page + 1 if page < last else None,
+        "last": last,
+    }
+    links = [
+        f'<{path}?{urlencode({"page": number, **query})}>; rel="{rel}"'
+        for rel, number in targets.items()
+        if number is not None
+    ]
+    return {"Link": ", ".join(links), "X-Total-Count": str(total)}
 
 
 def _raw_json(body: bytes, headers: dict[str, str], status_code: int = HTTP_200_OK) -> Response[Page]:
@@ -142,6 +182,7 @@ class _WatchlistRoutes(Controller):
         "/",
         operation_id=_operation_id("listWatchlist"),
         opt=facts(RateClass.READS, prefetch=_page_prefetch),
+        response_headers=PAGE_HEADERS,
     )
     async def list_page(
         self,
@@ -162,7 +203,11 @@ class _WatchlistRoutes(Controller):
             prefetched=prefetched(request.scope),
         )
         etag = _etag(rendered.version, page, limit, type, sort)
-        headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+        headers = {
+            "ETag": etag,
+            "Cache-Control": "private, no-cache",
+            **_pagination_headers(request.url.path, page, limit, rendered.total, type, sort),
+        }
         if _matches(request.headers.get("if-none-match"), etag):
             return _raw_json(b"", headers, status_code=HTTP_304_NOT_MODIFIED)
         return _raw_json(rendered.body, headers)

@@ -49,10 +49,12 @@ FILL_ATTEMPTS = 4
 
 
 class RenderedPage(msgspec.Struct, frozen=True):
-    """A page as JSON bytes, with the list version it was read at (for the ETag)."""
+    """A page as JSON bytes, with the list version it was read at (for the ETag) and the list's total (for
+    the pagination headers)."""
 
     body: bytes
     version: int
+    total: int
 
 
 def page_lookup(
@@ -127,7 +129,7 @@ class WatchlistService:
         key = page_key(user_id, page, limit, content_type, sort)
         cached = await self._cache.get(user_id, key, prefetched)
         if isinstance(cached, Hit):
-            return RenderedPage(body=cached.body, version=cached.version)
+            return RenderedPage(body=cached.body, version=cached.version, total=cached.total)
         read = await self._repo.page(
             user_id, skip=(page - 1) * limit, limit=limit, content_type=content_type, sort=sort
         )
@@ -142,10 +144,10 @@ class WatchlistService:
             )
         )
         if cached.observed is not None:
-            await self._cache.fill(user_id, key, read.version, body, cached.observed)
+            await self._cache.fill(user_id, key, read.version, read.total, body, cached.observed)
         if any(item.metadata_pending for item in read.items):
             self._schedule_fill(user_id)
-        return RenderedPage(body=body, version=read.version)
+        return RenderedPage(body=body, version=read.version, total=read.total)
 
     async def add(self, user_id: str, request: AddRequest) -> Item:
         """Add a title; ``AlreadyInList`` (with the stored item) or ``ListFull`` when it cannot be added."""
