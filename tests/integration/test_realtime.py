@@ -218,6 +218,14 @@ async def test_ops_sent_as_messages_answer_like_rest(
         pushed += events
         assert page["status"] == 200
         assert page["body"] == (await rest.get("/v1/watchlist?limit=5")).json()
+        watched, events = await request(ws, "list", watched=True, rated=True, sort="rating.desc")
+        pushed += events
+        assert watched["status"] == 200
+        assert (
+            watched["body"]
+            == (await rest.get("/v1/watchlist?watched=true&rated=true&sort=rating.desc")).json()
+        )
+        assert [i["contentId"] for i in watched["body"]["items"]] == ["movie:550"]
 
         removed, events = await request(ws, "remove", contentId="movie:550")
         pushed += events

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from tests.conftest import ClientFactory, User, new_user
 from watchlist_service.config import Settings
@@ -126,6 +127,46 @@ async def test_type_filter_and_sorts(app_client: httpx.AsyncClient, user: User) 
     by_title = await app_client.get("/v1/watchlist?sort=title.asc", headers=user.headers)
     assert by_title.status_code == 200
     assert by_title.json()["total"] == 4
+
+
+async def test_watched_and_rated_filters_combine_with_type_and_are_cached(
+    app_client: httpx.AsyncClient, user: User, settings: Settings
+) -> None:
+    for content_id in ["movie:1", "tv:2", "movie:3", "tv:4", "movie:5"]:
+        assert (await add(app_client, user, content_id)).status_code == 201
+    for content_id, change in {
+        "movie:1": {"watched": True, "rating": 6},
+        "tv:2": {"watched": True},
+        "movie:3": {"rating": 9},
+    }.items():
+        patched = await app_client.patch(f"/v1/watchlist/{content_id}", json=change, headers=user.headers)
+        assert patched.status_code == 200
+
+    async def ids(query: str) -> list[str]:
+        page = await app_client.get("/v1/watchlist?" + query, headers=user.headers)
+        assert page.status_code == 200, page.text
+        assert page.headers["x-total-count"] == str(page.json()["total"])
+        return [i["contentId"] for i in page.json()["items"]]
+
+    for _ in range(2):  # a miss, then the cached view
+        assert await ids("watched=true") == ["tv:2", "movie:1"]
+        assert await ids("watched=false") == ["movie:5", "tv:4", "movie:3"]
+        assert await ids("watched=false&type=movie") == ["movie:5", "movie:3"]
+        assert await ids("rated=true&sort=rating.desc") == ["movie:3", "movie:1"]
+        assert await ids("rated=false") == ["movie:5", "tv:4", "tv:2"]
+        assert await ids("sort=rating.desc") == ["movie:3", "movie:1", "movie:5", "tv:4", "tv:2"]
+    async with Redis.from_url(settings.redis_url) as redis:
+        assert await redis.exists("{" + user.id + "}:mylist:1:10:movie:added.desc:watched=false") == 1
+    page = await app_client.get("/v1/watchlist?rated=true&sort=rating.desc", headers=user.headers)
+    assert "rated=true" in page.headers["link"]
+    # A change of what a filter looks at drops the cached views with every other page.
+    await app_client.patch("/v1/watchlist/movie:5", json={"watched": True}, headers=user.headers)
+    assert await ids("watched=true") == ["movie:5", "tv:2", "movie:1"]
+    assert (await app_client.get("/v1/watchlist/stats", headers=user.headers)).json()["watched"] == 3
+    bad = await app_client.get("/v1/watchlist?watched=maybe", headers=user.headers)
+    assert bad.status_code == 400
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    assert await ids("") == ["movie:5", "tv:4", "movie:3", "tv:2", "movie:1"]  # still serving
 
 
 async def test_get_patch_put_delete(app_client: httpx.AsyncClient, user: User) -> None:

@@ -85,7 +85,12 @@ def test_a_list_page_reads_its_cache_keys_with_the_rate_limit_call(app: Litestar
         "{u1}:mylist:2:5:tv:title.asc",
         "{u1}:mylist:ver",
     ]
-    for odd in (b"page=0", b"limit=101", b"page=x", b"type=book", b"sort=nope", b"page=1&page=2"):
+    assert keys(b"watched=false&rated=true&type=movie") == [
+        "{u1}:mylist:1:10:movie:added.desc:watched=false:rated=true",
+        "{u1}:mylist:ver",
+    ]
+    odd_queries = (b"page=0", b"limit=101", b"page=x", b"type=book", b"sort=nope", b"page=1&page=2")
+    for odd in (*odd_queries, b"watched=1", b"rated=yes"):
         assert keys(odd) is None, odd
 
 

@@ -363,11 +363,11 @@ _HEX64 = r"[0-9a-f]{64}"
 # key found in Redis after the suite matches exactly one row.
 KEY_LAYOUTS: Final[tuple[KeyLayout, ...]] = (
     _layout(
-        "{userId}:mylist:{page}:{limit}[:{type}:{sort}]",
+        "{userId}:mylist:{page}:{limit}[:{type}:{sort}[:watched={bool}][:rated={bool}]]",
         "watchlist/cache.py",
         "WATCHLIST_CACHE_PAGE_TTL_S (300 s)",
         "one rendered list page: b'<version> <total>\\n' + JSON",
-        rf"^{_USER}:mylist:\d+:\d+(:(all|movie|tv):[a-z]+\.[a-z]+)?$",
+        rf"^{_USER}:mylist:\d+:\d+(:(all|movie|tv):[a-z]+\.[a-z]+(:watched=(true|false))?(:rated=(true|false))?)?$",
     ),
     _layout(
         "{userId}:mylist:keys",

@@ -42,12 +42,15 @@ class ItemArgs(Struct, rename="camel"):
 
 
 class ListArgs(Struct, rename="camel", forbid_unknown_fields=True):
-    """``{"op": "list", "page"?, "limit"?, "type"?, "sort"?}``, with the REST query's bounds and defaults."""
+    """``{"op": "list", "page"?, "limit"?, "type"?, "sort"?, "watched"?, "rated"?}``, with the REST query's
+    bounds and defaults."""
 
     page: Annotated[int, Meta(ge=1, le=100_000)] = 1
     limit: Annotated[int, Meta(ge=1, le=100)] = 10
     type: ContentType | None = None
     sort: SortOrder = SortOrder.ADDED_DESC
+    watched: bool | None = None
+    rated: bool | None = None
 
 
 class AddOp(Struct, frozen=True):

@@ -367,7 +367,13 @@ class Session:
                 return 200, _encode(await self._service.update(self.user_id, content_id, patch))
             case ListOp(args=args):
                 rendered = await self._service.page(
-                    self.user_id, page=args.page, limit=args.limit, content_type=args.type, sort=args.sort
+                    self.user_id,
+                    page=args.page,
+                    limit=args.limit,
+                    content_type=args.type,
+                    sort=args.sort,
+                    watched=args.watched,
+                    rated=args.rated,
                 )
                 return 200, rendered.body
         raise AssertionError(op)  # pragma: no cover - the union is exhaustive

@@ -70,11 +70,23 @@ def _tag(user_id: str) -> str:
     return "{" + user_id + "}:mylist"
 
 
-def page_key(user_id: str, page: int, limit: int, content_type: str | None, sort: str) -> str:
-    """The Redis key of one cached page."""
+def page_key(
+    user_id: str,
+    page: int,
+    limit: int,
+    content_type: str | None,
+    sort: str,
+    *,
+    watched: bool | None = None,
+    rated: bool | None = None,
+) -> str:
+    """The Redis key of one cached page (of one view: type, order, and the watched and rated filters)."""
     key = f"{_tag(user_id)}:{page}:{limit}"
-    if content_type is not None or sort != DEFAULT_SORT:
+    if content_type is not None or sort != DEFAULT_SORT or watched is not None or rated is not None:
         key += f":{content_type or 'all'}:{sort}"
+    for name, value in (("watched", watched), ("rated", rated)):
+        if value is not None:
+            key += f":{name}={'true' if value else 'false'}"
     return key
 
 

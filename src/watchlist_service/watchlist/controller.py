@@ -44,6 +44,12 @@ PageNumber = Annotated[int, QueryParameter(ge=1, le=100_000, description="1-base
 PageLimit = Annotated[int, QueryParameter(ge=1, le=100, description="items per page")]
 TypeFilter = Annotated[ContentType | None, QueryParameter(description="only movies or only TV shows")]
 Sort = Annotated[SortOrder, QueryParameter(description="order of the list")]
+WatchedFilter = Annotated[
+    bool | None, QueryParameter(description="only watched (true) or unwatched (false) titles")
+]
+RatedFilter = Annotated[
+    bool | None, QueryParameter(description="only rated (true) or unrated (false) titles")
+]
 Since = Annotated[int, QueryParameter(ge=0, description="the list version the client has")]
 
 
@@ -56,8 +62,8 @@ def _operation_id(name: str) -> Any:
     return create
 
 
-def _etag(version: int, page: int, limit: int, content_type: str | None, sort: SortOrder) -> str:
-    return f'W/"{version}-{page}-{limit}-{content_type or "all"}-{sort.value}"'
+def _etag(version: int, page: int, limit: int, view: str) -> str:
+    return f'W/"{version}-{page}-{limit}-{view}"'
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -82,16 +88,20 @@ PAGE_HEADERS: Final = [
 ]
 
 
-def _pagination_headers(
-    path: str, page: int, limit: int, total: int, content_type: str | None, sort: SortOrder
+def _view_query(
+    content_type: str | None, sort: SortOrder, watched: bool | None, rated: bool | None
 ) -> dict[str, str]:
+    """The query parameters that choose a view of the list, as a client would write them."""
+    query = {"type": content_type, "sort": None if sort is SortOrder.ADDED_DESC else sort.value}
+    for name, flag in (("watched", watched), ("rated", rated)):
+        query[name] = None if flag is None else ("true" if flag else "false")
+    return {name: value for name, value in query.items() if value is not None}
+
+
+def _pagination_headers(path: str, page: int, limit: int, total: int, view: dict[str, str]) -> dict[str, str]:
     """``Link`` (first, prev, next, last; RFC 8288) and ``X-Total-Count`` for one list page."""
     last = max(1, math.ceil(total / limit))
-    query: dict[str, str | int] = {"limit": limit}
-    if content_type is not None:
-        query["type"] = content_type
-    if sort is not SortOrder.ADDED_DESC:
-        query["sort"] = sort.value
+    query: dict[str, str | int] = {"limit": limit, **view}
     targets = {
         "first": 1,
         "prev": min(page - 1, last) if page > 1 else None,  # past the end: back to the last page
@@ -150,6 +160,7 @@ def _page_prefetch(scope: Scope, owner: str) -> list[str] | None:
     validates the query as always."""
     page, limit, sort = 1, 10, SortOrder.ADDED_DESC
     content_type: ContentType | None = None
+    flags: dict[str, bool | None] = {"watched": None, "rated": None}
     seen: set[str] = set()
     try:
         for name, value in parse_qsl(scope["query_string"].decode("latin-1"), strict_parsing=False):
@@ -166,11 +177,15 @@ def _page_prefetch(scope: Scope, owner: str) -> list[str] | None:
                 content_type = cast("ContentType", value)
             elif name == "sort":
                 sort = SortOrder(value)
+            elif name in flags:
+                if value not in ("true", "false"):
+                    return None
+                flags[name] = value == "true"
     except ValueError:
         return None
     if not (1 <= page <= 100_000 and 1 <= limit <= 100):
         return None
-    return page_lookup(owner, page, limit, content_type, sort)
+    return page_lookup(owner, page, limit, content_type, sort, watched=flags["watched"], rated=flags["rated"])
 
 
 class _WatchlistRoutes(Controller):
@@ -192,6 +207,8 @@ class _WatchlistRoutes(Controller):
         limit: PageLimit = 10,
         type: TypeFilter = None,  # the public query parameter is called "type"
         sort: Sort = SortOrder.ADDED_DESC,
+        watched: WatchedFilter = None,
+        rated: RatedFilter = None,
     ) -> Response[Page]:
         """One page of the list, newest first by default; supports ETag / If-None-Match."""
         rendered = await target.service.page(
@@ -200,13 +217,16 @@ class _WatchlistRoutes(Controller):
             limit=limit,
             content_type=type,
             sort=sort,
+            watched=watched,
+            rated=rated,
             prefetched=prefetched(request.scope),
         )
-        etag = _etag(rendered.version, page, limit, type, sort)
+        view = _view_query(type, sort, watched, rated)
+        etag = _etag(rendered.version, page, limit, "&".join(f"{k}={v}" for k, v in view.items()) or "all")
         headers = {
             "ETag": etag,
             "Cache-Control": "private, no-cache",
-            **_pagination_headers(request.url.path, page, limit, rendered.total, type, sort),
+            **_pagination_headers(request.url.path, page, limit, rendered.total, view),
         }
         if _matches(request.headers.get("if-none-match"), etag):
             return _raw_json(b"", headers, status_code=HTTP_304_NOT_MODIFIED)

@@ -41,6 +41,7 @@ DUPLICATE_KEY = 11000
 _SORT_KEYS: dict[SortOrder, dict[str, int]] = {
     SortOrder.TITLE_ASC: {"title": 1, "addedAt": -1},
     SortOrder.RELEASE_DESC: {"releaseDate": -1, "addedAt": -1},
+    SortOrder.RATING_DESC: {"rating": -1, "addedAt": -1},  # a missing rating sorts below any number
 }
 
 
@@ -304,10 +305,20 @@ class WatchlistRepository:
         return int(doc["version"]) if doc else 0
 
     async def page(
-        self, user_id: str, *, skip: int, limit: int, content_type: ContentType | None, sort: SortOrder
+        self,
+        user_id: str,
+        *,
+        skip: int,
+        limit: int,
+        content_type: ContentType | None,
+        sort: SortOrder,
+        watched: bool | None = None,
+        rated: bool | None = None,
     ) -> PageRead:
-        """One slice of the list, in the asked order, without reading the rest of the document."""
-        if content_type is None and sort is SortOrder.ADDED_DESC:
+        """One slice of the list, in the asked order and filtered (type, watched, rated), without reading the
+        rest of the document."""
+        unfiltered = content_type is None and watched is None and rated is None
+        if unfiltered and sort is SortOrder.ADDED_DESC:
             # The hot path: the array is stored newest first, so a $slice projection is the page.
             async with database_errors():
                 doc = await self._coll.find_one(
@@ -318,8 +329,15 @@ class WatchlistRepository:
                 return PageRead(items=[], total=0, version=0)
             return PageRead(_decode_items(doc[ITEMS]), int(doc["count"]), int(doc["version"]))
         items: Any = "$items"
+        conditions: list[Document] = []
         if content_type is not None:
-            items = {"$filter": {"input": items, "cond": {"$eq": ["$$this.type", content_type]}}}
+            conditions.append({"$eq": ["$$this.type", content_type]})
+        if watched is not None:
+            conditions.append({"$eq": [{"$ifNull": ["$$this.watched", False]}, watched]})
+        if rated is not None:
+            conditions.append({"$gt" if rated else "$lte": ["$$this.rating", None]})
+        if conditions:
+            items = {"$filter": {"input": items, "cond": {"$and": conditions}}}
         if sort is SortOrder.ADDED_ASC:
             items = {"$reverseArray": items}
         elif sort in _SORT_KEYS:

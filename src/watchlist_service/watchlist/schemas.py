@@ -36,6 +36,7 @@ class SortOrder(StrEnum):
     ADDED_ASC = "added.asc"
     TITLE_ASC = "title.asc"
     RELEASE_DESC = "release.desc"
+    RATING_DESC = "rating.desc"  # highest rated first, unrated last
 
 
 class Item(Struct, rename="camel", kw_only=True):

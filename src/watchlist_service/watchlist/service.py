@@ -58,10 +58,18 @@ class RenderedPage(msgspec.Struct, frozen=True):
 
 
 def page_lookup(
-    user_id: str, page: int, limit: int, content_type: ContentType | None, sort: SortOrder
+    user_id: str,
+    page: int,
+    limit: int,
+    content_type: ContentType | None,
+    sort: SortOrder,
+    *,
+    watched: bool | None = None,
+    rated: bool | None = None,
 ) -> list[str]:
     """The cache keys reading this page starts with (a route may read them early, with its rate limit)."""
-    return lookup_keys(user_id, page_key(user_id, page, limit, content_type, sort))
+    key = page_key(user_id, page, limit, content_type, sort, watched=watched, rated=rated)
+    return lookup_keys(user_id, key)
 
 
 class EventSink(Protocol):
@@ -122,16 +130,24 @@ class WatchlistService:
         limit: int,
         content_type: ContentType | None,
         sort: SortOrder,
+        watched: bool | None = None,
+        rated: bool | None = None,
         prefetched: Mapping[str, bytes | None] | None = None,
     ) -> RenderedPage:
         """One page of the list, from the cache when it holds it (``prefetched``: cache keys the request has
         already read, see ``page_lookup``)."""
-        key = page_key(user_id, page, limit, content_type, sort)
+        key = page_key(user_id, page, limit, content_type, sort, watched=watched, rated=rated)
         cached = await self._cache.get(user_id, key, prefetched)
         if isinstance(cached, Hit):
             return RenderedPage(body=cached.body, version=cached.version, total=cached.total)
         read = await self._repo.page(
-            user_id, skip=(page - 1) * limit, limit=limit, content_type=content_type, sort=sort
+            user_id,
+            skip=(page - 1) * limit,
+            limit=limit,
+            content_type=content_type,
+            sort=sort,
+            watched=watched,
+            rated=rated,
         )
         body = _encode(
             Page(
