@@ -50,6 +50,7 @@ from watchlist_service.realtime.messages import (
     resync_message,
 )
 from watchlist_service.routes import RateClass
+from watchlist_service.watchlist.schemas import ListView
 from watchlist_service.watchlist.service import WatchlistService
 
 WATCHLIST_PATH = "/v1/watchlist"
@@ -370,10 +371,9 @@ class Session:
                     self.user_id,
                     page=args.page,
                     limit=args.limit,
-                    content_type=args.type,
-                    sort=args.sort,
-                    watched=args.watched,
-                    rated=args.rated,
+                    view=ListView(
+                        content_type=args.type, sort=args.sort, watched=args.watched, rated=args.rated
+                    ),
                 )
                 return 200, rendered.body
         raise AssertionError(op)  # pragma: no cover - the union is exhaustive

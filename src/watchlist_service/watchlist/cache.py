@@ -32,9 +32,9 @@ from loguru import logger
 
 from watchlist_service.infra.redis import RedisGuard, Unavailable
 from watchlist_service.metrics import CACHE_EVENTS
+from watchlist_service.watchlist.schemas import DEFAULT_VIEW, ListView
 
 T = TypeVar("T")
-DEFAULT_SORT: Final = "added.desc"
 VERSION_TTL_S: Final = 86_400
 INVALIDATE_ATTEMPTS: Final = 2
 MIN_ATTEMPT_S: Final = 0.002  # an invalidation is not retried with less of its budget left
@@ -70,21 +70,12 @@ def _tag(user_id: str) -> str:
     return "{" + user_id + "}:mylist"
 
 
-def page_key(
-    user_id: str,
-    page: int,
-    limit: int,
-    content_type: str | None,
-    sort: str,
-    *,
-    watched: bool | None = None,
-    rated: bool | None = None,
-) -> str:
-    """The Redis key of one cached page (of one view: type, order, and the watched and rated filters)."""
+def page_key(user_id: str, page: int, limit: int, view: ListView = DEFAULT_VIEW) -> str:
+    """The Redis key of one cached page of one view (type, order, and the watched and rated filters)."""
     key = f"{_tag(user_id)}:{page}:{limit}"
-    if content_type is not None or sort != DEFAULT_SORT or watched is not None or rated is not None:
-        key += f":{content_type or 'all'}:{sort}"
-    for name, value in (("watched", watched), ("rated", rated)):
+    if not view.is_default:
+        key += f":{view.content_type or 'all'}:{view.sort.value}"
+    for name, value in (("watched", view.watched), ("rated", view.rated)):
         if value is not None:
             key += f":{name}={'true' if value else 'false'}"
     return key

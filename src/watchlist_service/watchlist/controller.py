@@ -25,6 +25,7 @@ from watchlist_service.watchlist.schemas import (
     ContainsRequest,
     ContentType,
     Item,
+    ListView,
     Page,
     PatchRequest,
     ReplaceRequest,
@@ -88,12 +89,13 @@ PAGE_HEADERS: Final = [
 ]
 
 
-def _view_query(
-    content_type: str | None, sort: SortOrder, watched: bool | None, rated: bool | None
-) -> dict[str, str]:
-    """The query parameters that choose a view of the list, as a client would write them."""
-    query = {"type": content_type, "sort": None if sort is SortOrder.ADDED_DESC else sort.value}
-    for name, flag in (("watched", watched), ("rated", rated)):
+def _view_query(view: ListView) -> dict[str, str]:
+    """The query parameters that choose ``view``, as a client would write them."""
+    query = {
+        "type": view.content_type,
+        "sort": None if view.sort is SortOrder.ADDED_DESC else view.sort.value,
+    }
+    for name, flag in (("watched", view.watched), ("rated", view.rated)):
         query[name] = None if flag is None else ("true" if flag else "false")
     return {name: value for name, value in query.items() if value is not None}
 
@@ -185,7 +187,8 @@ def _page_prefetch(scope: Scope, owner: str) -> list[str] | None:
         return None
     if not (1 <= page <= 100_000 and 1 <= limit <= 100):
         return None
-    return page_lookup(owner, page, limit, content_type, sort, watched=flags["watched"], rated=flags["rated"])
+    view = ListView(content_type=content_type, sort=sort, watched=flags["watched"], rated=flags["rated"])
+    return page_lookup(owner, page, limit, view)
 
 
 class _WatchlistRoutes(Controller):
@@ -211,22 +214,20 @@ class _WatchlistRoutes(Controller):
         rated: RatedFilter = None,
     ) -> Response[Page]:
         """One page of the list, newest first by default; supports ETag / If-None-Match."""
+        view = ListView(content_type=type, sort=sort, watched=watched, rated=rated)
         rendered = await target.service.page(
             target.owner,
             page=page,
             limit=limit,
-            content_type=type,
-            sort=sort,
-            watched=watched,
-            rated=rated,
+            view=view,
             prefetched=prefetched(request.scope),
         )
-        view = _view_query(type, sort, watched, rated)
-        etag = _etag(rendered.version, page, limit, "&".join(f"{k}={v}" for k, v in view.items()) or "all")
+        query = _view_query(view)
+        etag = _etag(rendered.version, page, limit, "&".join(f"{k}={v}" for k, v in query.items()) or "all")
         headers = {
             "ETag": etag,
             "Cache-Control": "private, no-cache",
-            **_pagination_headers(request.url.path, page, limit, rendered.total, view),
+            **_pagination_headers(request.url.path, page, limit, rendered.total, query),
         }
         if _matches(request.headers.get("if-none-match"), etag):
             return _raw_json(b"", headers, status_code=HTTP_304_NOT_MODIFIED)

@@ -20,7 +20,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, 
 from watchlist_service.errors import AlreadyInList, DatabaseUnavailable, ListFull, NotInList
 from watchlist_service.infra.mongo import MongoDocument, database_errors
 from watchlist_service.watchlist import storage
-from watchlist_service.watchlist.schemas import Change, ContentType, Item, SortOrder, Stats
+from watchlist_service.watchlist.schemas import Change, Item, ListView, SortOrder, Stats
 from watchlist_service.watchlist.storage import (
     CHANGES,
     ITEM_CONTENT_ID,
@@ -310,15 +310,11 @@ class WatchlistRepository:
         *,
         skip: int,
         limit: int,
-        content_type: ContentType | None,
-        sort: SortOrder,
-        watched: bool | None = None,
-        rated: bool | None = None,
+        view: ListView,
     ) -> PageRead:
-        """One slice of the list, in the asked order and filtered (type, watched, rated), without reading the
-        rest of the document."""
-        unfiltered = content_type is None and watched is None and rated is None
-        if unfiltered and sort is SortOrder.ADDED_DESC:
+        """One slice of the list, in the view's order and with its filters, without reading the rest of the
+        document."""
+        if view.is_default:
             # The hot path: the array is stored newest first, so a $slice projection is the page.
             async with database_errors():
                 doc = await self._coll.find_one(
@@ -330,18 +326,18 @@ class WatchlistRepository:
             return PageRead(_decode_items(doc[ITEMS]), int(doc["count"]), int(doc["version"]))
         items: Any = "$items"
         conditions: list[Document] = []
-        if content_type is not None:
-            conditions.append({"$eq": ["$$this.type", content_type]})
-        if watched is not None:
-            conditions.append({"$eq": [{"$ifNull": ["$$this.watched", False]}, watched]})
-        if rated is not None:
-            conditions.append({"$gt" if rated else "$lte": ["$$this.rating", None]})
+        if view.content_type is not None:
+            conditions.append({"$eq": ["$$this.type", view.content_type]})
+        if view.watched is not None:
+            conditions.append({"$eq": [{"$ifNull": ["$$this.watched", False]}, view.watched]})
+        if view.rated is not None:
+            conditions.append({"$gt" if view.rated else "$lte": ["$$this.rating", None]})
         if conditions:
             items = {"$filter": {"input": items, "cond": {"$and": conditions}}}
-        if sort is SortOrder.ADDED_ASC:
+        if view.sort is SortOrder.ADDED_ASC:
             items = {"$reverseArray": items}
-        elif sort in _SORT_KEYS:
-            items = {"$sortArray": {"input": items, "sortBy": _SORT_KEYS[sort]}}
+        elif view.sort in _SORT_KEYS:
+            items = {"$sortArray": {"input": items, "sortBy": _SORT_KEYS[view.sort]}}
         doc = await self._one(
             {"_id": user_id},
             {"$project": {"_id": 0, "version": 1, "items": items}},

@@ -39,6 +39,28 @@ class SortOrder(StrEnum):
     RATING_DESC = "rating.desc"  # highest rated first, unrated last
 
 
+class ListView(Struct, frozen=True, kw_only=True):
+    """Which titles a list page shows, and in what order (``type``, ``sort``, ``watched``, ``rated``)."""
+
+    content_type: ContentType | None = None
+    sort: SortOrder = SortOrder.ADDED_DESC
+    watched: bool | None = None
+    rated: bool | None = None
+
+    @property
+    def filtered(self) -> bool:
+        """Whether it leaves titles out."""
+        return self.content_type is not None or self.watched is not None or self.rated is not None
+
+    @property
+    def is_default(self) -> bool:
+        """The whole list, newest first."""
+        return not self.filtered and self.sort is SortOrder.ADDED_DESC
+
+
+DEFAULT_VIEW = ListView()
+
+
 class Item(Struct, rename="camel", kw_only=True):
     """One title in the list."""
 

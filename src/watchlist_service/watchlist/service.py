@@ -27,6 +27,7 @@ from watchlist_service.watchlist.repository import WatchlistRepository, utcnow
 from watchlist_service.watchlist.schemas import (
     BATCH_MAX,
     CONTENT_ID_RE,
+    DEFAULT_VIEW,
     AddRequest,
     BatchRequest,
     BatchResult,
@@ -35,10 +36,10 @@ from watchlist_service.watchlist.schemas import (
     ContentType,
     Item,
     ListEvent,
+    ListView,
     Page,
     PatchRequest,
     ReplaceRequest,
-    SortOrder,
     Stats,
     split_content_id,
 )
@@ -57,19 +58,9 @@ class RenderedPage(msgspec.Struct, frozen=True):
     total: int
 
 
-def page_lookup(
-    user_id: str,
-    page: int,
-    limit: int,
-    content_type: ContentType | None,
-    sort: SortOrder,
-    *,
-    watched: bool | None = None,
-    rated: bool | None = None,
-) -> list[str]:
+def page_lookup(user_id: str, page: int, limit: int, view: ListView) -> list[str]:
     """The cache keys reading this page starts with (a route may read them early, with its rate limit)."""
-    key = page_key(user_id, page, limit, content_type, sort, watched=watched, rated=rated)
-    return lookup_keys(user_id, key)
+    return lookup_keys(user_id, page_key(user_id, page, limit, view))
 
 
 class EventSink(Protocol):
@@ -128,27 +119,16 @@ class WatchlistService:
         *,
         page: int,
         limit: int,
-        content_type: ContentType | None,
-        sort: SortOrder,
-        watched: bool | None = None,
-        rated: bool | None = None,
+        view: ListView = DEFAULT_VIEW,
         prefetched: Mapping[str, bytes | None] | None = None,
     ) -> RenderedPage:
         """One page of the list, from the cache when it holds it (``prefetched``: cache keys the request has
         already read, see ``page_lookup``)."""
-        key = page_key(user_id, page, limit, content_type, sort, watched=watched, rated=rated)
+        key = page_key(user_id, page, limit, view)
         cached = await self._cache.get(user_id, key, prefetched)
         if isinstance(cached, Hit):
             return RenderedPage(body=cached.body, version=cached.version, total=cached.total)
-        read = await self._repo.page(
-            user_id,
-            skip=(page - 1) * limit,
-            limit=limit,
-            content_type=content_type,
-            sort=sort,
-            watched=watched,
-            rated=rated,
-        )
+        read = await self._repo.page(user_id, skip=(page - 1) * limit, limit=limit, view=view)
         body = _encode(
             Page(
                 items=read.items,
