@@ -268,10 +268,7 @@ class Root:
         """The app's one lifespan: open the resources, serve, then close them."""
         async with open_resources(self.settings) as resources:
             self._resources = resources
-            # What start-up built (modules, the app, its schemas, the clients) lives as long as the process:
-            # out of the collector's generations, so that full collections do not scan it on the hot path.
-            gc.collect()
-            gc.freeze()
+            _freeze_start_up()
             resources.readiness.ready = True
             try:
                 async with resources.realtime.signal_relay():
@@ -282,6 +279,21 @@ class Root:
                 resources.readiness.ready = False
                 logger.info("watchlist-service stopping")
         self._resources = None
+
+
+_frozen = False
+
+
+def _freeze_start_up() -> None:
+    """What start-up built (modules, the app, its schemas, the clients) lives as long as the process: move
+    it out of the collector's generations, so that full collections do not scan it on the hot path. Once
+    per process (an app started again in the same process, as in tests, would freeze the garbage of the one
+    before)."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
 
 
 def resources_of(app: Litestar) -> Resources:

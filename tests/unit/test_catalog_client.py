@@ -126,7 +126,9 @@ async def test_no_retry_is_started_that_cannot_finish_before_the_deadline() -> N
     started = time.monotonic()
     with pytest.raises(CatalogUnavailable):
         await client.details("movie", 550, deadline=deadline_in(0.5))
-    assert time.monotonic() - started < 0.5
+    # Given up at the deadline (plus the event loop's scheduling slack on a busy machine), not one backoff
+    # (0.15..0.3 s) past it.
+    assert time.monotonic() - started < 0.5 + 0.12
     # "Equal jitter" waits 0.15..0.3 s: attempts at 0, 0.15, 0.3 and 0.45 s at the very most, none after.
     assert len(upstream.requests) <= 4
 
