@@ -80,7 +80,7 @@ PAGE_HEADERS: Final = [
         name="Link",
         documentation_only=True,
         description='RFC 8288 links to the first, previous, next and last page (`rel="first"`, ...), '
-        "with the same limit, type and sort",
+        "with the same limit and view (type, sort, watched, rated)",
     ),
     ResponseHeader(
         name="X-Total-Count", documentation_only=True, description="titles in the (filtered) list: `total`"
