@@ -13,23 +13,13 @@ from urllib.parse import urlencode
 from locust import FastHttpUser, between, task
 
 from loadtests.scenarios.checks import expect, json_body
+from loadtests.scenarios.mix import CATALOG_PAGE, CONTAINS_BATCH, PAGE_LIMIT, SEED_CONTENT
 from loadtests.scenarios.rampup import record_ramp_up
 from loadtests.scenarios.settings import IdentityPool, LoadTestSettings
 
 SETTINGS = LoadTestSettings.from_env()
 record_ramp_up()
 IDENTITIES = IdentityPool(SETTINGS)
-PAGE_LIMIT = 10
-CONTAINS_BATCH = 20
-CATALOG_PAGE = 20
-# Titles known to exist in TMDb and in the dev stack's catalog: what users add before they have browsed.
-SEED_CONTENT = (
-    *(
-        f"movie:{n}"
-        for n in (550, 680, 13, 155, 278, 238, 27205, 603, 120, 157336, 24428, 19995, 597, 11, 862)
-    ),
-    *(f"tv:{n}" for n in (1396, 1399, 66732, 1402, 60625, 1418, 94605)),
-)
 # Bounded so a long run does not grow memory; shared by all users of this process.
 CATALOG_POOL_MAX = 2_000
 catalog_pool: list[str] = list(SEED_CONTENT)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from loadtests import run
+from loadtests.bench import Result
 from loadtests.scenarios.settings import (
     DEV_AUDIENCE,
     DEV_ISSUER,
@@ -29,6 +30,7 @@ from loadtests.scenarios.settings import (
     parse_seconds,
     read_users_file,
 )
+from loadtests.wrk_mix import MIX, MixResult, parse_statuses
 
 from watchlist_service.config import Settings
 from watchlist_service.security import TokenVerifier
@@ -311,3 +313,33 @@ def test_main_exits_on_the_verdict(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "during the ramp-up" in capsys.readouterr().out
     # A crashed Locust leaves no report, and a previous run's report is never judged instead.
     assert run.main(settings, lambda command, env: 0) == 1
+
+
+# --- the wrk replay of the mix ------------------------------------------------------------------------------
+
+
+def test_the_wrk_mix_counts_statuses_and_flags_only_unexpected_ones() -> None:
+    """Statuses come from the script's ``done`` line; adds of titles already listed (409) are expected."""
+    output = 'Running 5s test\n  Latency 2ms\nSTATUSES {"200":90,"409":3,"503":2}\nRequests/sec: 19.0\n'
+    statuses = parse_statuses(output)
+    assert statuses == {200: 90, 409: 3, 503: 2}
+    result = Result(name="mix", rps=19.0, p50_ms=2.0, p99_ms=9.0, non_2xx=5, errors=1)
+    mix = MixResult(result=result, statuses=statuses)
+    assert (mix.requests, mix.unexpected) == (95, 3)
+    assert parse_statuses("no status line") == {}
+
+
+def test_the_wrk_mix_has_the_locust_users_weights() -> None:
+    """The replay issues each kind of request as often as the Locust user does (browse issues two)."""
+    source = (REPO_ROOT / "loadtests" / "scenarios" / "mobile.py").read_text(encoding="utf-8")
+    task_weights = sorted(
+        int(dec.args[0].value)  # type: ignore[attr-defined]
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.AsyncFunctionDef | ast.FunctionDef)
+        for dec in node.decorator_list
+        if isinstance(dec, ast.Call) and getattr(dec.func, "id", "") == "task"
+    )
+    weights = dict(MIX)
+    assert weights["catalog"] == weights["catalog_next"]
+    replayed = sorted([weights["catalog"], *(w for k, w in MIX if k not in ("catalog", "catalog_next"))])
+    assert replayed == task_weights
