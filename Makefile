@@ -13,7 +13,7 @@ UV ?= $(or $(shell command -v uv),$(UV_HOME)/bin/uv)
 export UV
 SOURCES := src tools/src tests loadtests
 
-.PHONY: run test lint format bench loadtest lock cluster clean
+.PHONY: run test lint format bench loadtest lock cluster image clean
 
 $(UV_HOME)/bin/uv:
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (python3.11 or newer on PATH)"; exit 1; }
@@ -67,6 +67,12 @@ CLUSTER_PORT ?= 8080
 WORKERS ?= 1
 cluster: $(STAMP)
 	$(BIN)/watchlist-dev cluster --instances $(INSTANCES) --port $(CLUSTER_PORT) --workers $(WORKERS)
+
+## image: build the Dockerfile with podman (Debian's package, installed when root) or docker; FROM a base made with
+## debootstrap when python:3.11-slim-bookworm cannot be pulled; prints the build time and the image size
+IMAGE_TAG ?= localhost/watchlist-service:dev
+image: $(STAMP)
+	$(BIN)/watchlist-dev image --tag $(IMAGE_TAG)
 
 clean:
 	rm -rf $(VENV) $(UV_HOME) .pytest_cache .mypy_cache .ruff_cache

@@ -356,9 +356,10 @@ def test_the_builder_installs_the_locked_runtime_then_the_ci_wheel(stages: list[
     builder, runtime = stages
     runs = " && ".join(builder.all("RUN"))
     steps = [step.strip() for step in re.split(r"&&|;", runs)]
-    export = next(i for i, step in enumerate(steps) if step.startswith(EXPORT_COMMAND))
+    # The tools (uv, pip wheel) live in a venv of their own: a Debian base refuses system installs.
+    export = next(i for i, step in enumerate(steps) if step.startswith(f"/opt/tools/bin/{EXPORT_COMMAND}"))
     locked = next(i for i, step in enumerate(steps) if "--require-hashes" in step)
-    wheel = steps.index(WHEEL_COMMAND.format(dest="/wheels"))
+    wheel = steps.index("/opt/tools/bin/" + WHEEL_COMMAND.format(dest="/wheels"))
     service = next(i for i, step in enumerate(steps) if "/wheels/watchlist_service-" in step)
     assert export < locked < wheel < service
     assert re.search(r"\bpip\s+install\b.*--require-hashes -r /tmp/requirements\.txt", steps[locked])
