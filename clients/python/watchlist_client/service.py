@@ -54,7 +54,7 @@ from watchlist_client.models import (
 )
 from watchlist_client.types import UNSET, Response, Unset
 
-__all__ = ["RetryingTransport", "WatchlistError", "WatchlistService"]
+__all__ = ["RetryPolicy", "RetryingTransport", "WatchlistError", "WatchlistService"]
 
 RETRIED_STATUSES: Final = frozenset({429, 503})
 _NEXT_LINK: Final = re.compile(r'<([^>]*)>\s*;\s*rel="next"')
@@ -175,8 +175,9 @@ class WatchlistService:
         timeout_s: float = 10.0,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.transport = RetryingTransport(transport, retry)
+        self.transport = RetryingTransport(transport, retry, sleep=sleep)
         self.client = AuthenticatedClient(
             base_url=base_url,
             token=token,
