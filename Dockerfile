@@ -25,6 +25,7 @@ RUN python3 -m venv /opt/tools \
 # runtime root filesystem is read-only.
 COPY pyproject.toml uv.lock ./
 COPY tools/pyproject.toml ./tools/
+COPY clients/python/pyproject.toml ./clients/python/
 RUN /opt/tools/bin/uv export --frozen --no-dev --no-emit-workspace --format requirements-txt --quiet -o /tmp/requirements.txt \
     && /opt/venv/bin/pip install --no-cache-dir --require-hashes -r /tmp/requirements.txt
 # Then the service itself, the wheel CI builds with the same command; its dependencies are already there.

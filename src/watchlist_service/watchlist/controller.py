@@ -10,12 +10,24 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
 from litestar.handlers import HTTPRouteHandler
+from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
 from litestar.types import Scope
 
-from watchlist_service.routes import IDEMPOTENT_WRITE, READ, WRITE, RateClass, declared, facts, prefetched
+from watchlist_service.errors import (
+    AlreadyInList,
+    DatabaseUnavailable,
+    Forbidden,
+    ListFull,
+    NotInList,
+    ResyncRequired,
+    UnknownContent,
+)
+from watchlist_service.openapi import docs, header, layer_errors
+from watchlist_service.routes import RateClass, declared, facts, prefetched
 from watchlist_service.security import SUBJECT_PATTERN, Principal, require_access
+from watchlist_service.watchlist import examples
 from watchlist_service.watchlist.schemas import (
     CONTENT_ID_RE,
     AddRequest,
@@ -75,6 +87,9 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates or etag.removeprefix("W/") in candidates
 
 
+IF_NONE_MATCH: Final = header(
+    "If-None-Match", "the `ETag` of a page read before: 304 without a body while the page is unchanged"
+)
 PAGE_HEADERS: Final = [
     ResponseHeader(
         name="Link",
@@ -199,8 +214,19 @@ class _WatchlistRoutes(Controller):
     @get(
         "/",
         operation_id=_operation_id("listWatchlist"),
-        opt=facts(RateClass.READS, prefetch=_page_prefetch),
+        summary="Read a page of the list",
+        description="One page of the list, newest first by default (`sort`), optionally only movies or TV "
+        "shows (`type`), watched or unwatched (`watched`), rated or unrated (`rated`). A page past the end "
+        "is 200 with no items. `Link` names the first, previous, next and last page of the same view; "
+        "`ETag` is the page at this list version: send it back as `If-None-Match` for a 304 without body.",
+        opt=facts(RateClass.READS, prefetch=_page_prefetch, errors=(DatabaseUnavailable,))
+        | docs(response=examples.PAGE, headers=[IF_NONE_MATCH]),
         response_headers=PAGE_HEADERS,
+        responses={
+            HTTP_304_NOT_MODIFIED: ResponseSpec(
+                None, description="Not modified: the page's `ETag` matches `If-None-Match`"
+            )
+        },
     )
     async def list_page(
         self,
@@ -236,8 +262,25 @@ class _WatchlistRoutes(Controller):
     @post(
         "/",
         operation_id=_operation_id("addToWatchlist"),
+        summary="Add a title to the list",
+        description="Adds a movie or TV show at the top of the list, with its title, poster and release date "
+        "from TMDb (`metadataPending` while TMDb cannot say, filled in later). 201 with the item and its "
+        "`Location`; 409 `already-in-list` carries the stored item; 409 `list-full` past the cap; 422 "
+        "`unknown-content` when TMDb says the title does not exist. Send an `Idempotency-Key` to retry "
+        "safely.",
         status_code=HTTP_201_CREATED,
-        opt=IDEMPOTENT_WRITE,
+        response_description="The item as stored",
+        opt=facts(
+            RateClass.WRITES,
+            write=True,
+            idempotent=True,
+            errors=(AlreadyInList, ListFull, UnknownContent, DatabaseUnavailable),
+        )
+        | docs(
+            request=examples.ADD_REQUEST,
+            response=examples.ITEM,
+            problem_extra={AlreadyInList: examples.ALREADY_IN_LIST_EXTRA},
+        ),
     )
     async def add(
         self,
@@ -250,7 +293,16 @@ class _WatchlistRoutes(Controller):
         location = request.url.path.rstrip("/") + "/" + item.content_id
         return Response(content=item, status_code=HTTP_201_CREATED, headers={"Location": location})
 
-    @post("/contains", operation_id=_operation_id("watchlistContains"), status_code=HTTP_200_OK, opt=READ)
+    @post(
+        "/contains",
+        operation_id=_operation_id("watchlistContains"),
+        summary="Check which titles are in the list",
+        description="For up to 100 content ids, whether each is in the list (for badges on catalog "
+        "screens): one answer keyed by content id. Reads only, despite POST (the ids are a body).",
+        status_code=HTTP_200_OK,
+        opt=facts(RateClass.READS, errors=(DatabaseUnavailable,))
+        | docs(request=examples.CONTAINS_REQUEST, response=examples.CONTAINS_ANSWER),
+    )
     async def contains(
         self,
         target: NamedDependency[ListTarget],
@@ -262,8 +314,14 @@ class _WatchlistRoutes(Controller):
     @post(
         "/batch",
         operation_id=_operation_id("batchWatchlist"),
+        summary="Add and remove titles in one call",
+        description="Up to 100 adds and removes in all (import, sync): adds first, then removes, each one "
+        "atomic on its own. The answer says what each did (`added`, `existing`, `removed`, `notFound`, "
+        "`invalid`, `unknown`, `full`) and the list's version after the batch. Send an `Idempotency-Key` "
+        "to retry safely.",
         status_code=HTTP_200_OK,
-        opt=IDEMPOTENT_WRITE,
+        opt=facts(RateClass.WRITES, write=True, idempotent=True, errors=(DatabaseUnavailable,))
+        | docs(request=examples.BATCH_REQUEST, response=examples.BATCH_RESULT),
     )
     async def batch(
         self,
@@ -273,17 +331,41 @@ class _WatchlistRoutes(Controller):
         """Up to 100 adds and removes in one call; reports what each did."""
         return await target.service.batch(target.owner, data)
 
-    @get("/changes", operation_id=_operation_id("watchlistChanges"), opt=READ)
+    @get(
+        "/changes",
+        operation_id=_operation_id("watchlistChanges"),
+        summary="Read what changed since a version",
+        description="Delta sync for apps that keep a copy: the latest state of each title changed after "
+        "list version `since` (`removed` entries are tombstones) and the version now. 410 "
+        "`resync-required` (with the list's `version`) when the feed no longer reaches back to `since`, "
+        "or `since` is ahead of the list: read the list again from page 1.",
+        opt=facts(RateClass.READS, errors=(ResyncRequired, DatabaseUnavailable))
+        | docs(response=examples.CHANGES, problem_extra={ResyncRequired: examples.RESYNC_EXTRA}),
+    )
     async def changes(self, target: NamedDependency[ListTarget], since: Since) -> Changes:
         """What changed since a version (latest state per title, tombstones); 410 when too old."""
         return await target.service.changes(target.owner, since)
 
-    @get("/stats", operation_id=_operation_id("watchlistStats"), opt=READ)
+    @get(
+        "/stats",
+        operation_id=_operation_id("watchlistStats"),
+        summary="Count the list",
+        description="Totals of the list: titles, movies, TV shows, watched, unwatched, rated, the average "
+        "rating, and the list version they were counted at.",
+        opt=facts(RateClass.READS, errors=(DatabaseUnavailable,)) | docs(response=examples.STATS),
+    )
     async def stats(self, target: NamedDependency[ListTarget]) -> Stats:
         """Totals by type, watched state and rating."""
         return await target.service.stats(target.owner)
 
-    @get("/{content_id:str}", operation_id=_operation_id("getWatchlistItem"), opt=READ)
+    @get(
+        "/{content_id:str}",
+        operation_id=_operation_id("getWatchlistItem"),
+        summary="Read one item of the list",
+        description="Whether a title is in the list, with its notes, watched state and rating: 200 with "
+        "the item, 404 `not-in-list` when it is not there.",
+        opt=facts(RateClass.READS, errors=(NotInList, DatabaseUnavailable)) | docs(response=examples.ITEM),
+    )
     async def get_item(
         self,
         target: NamedDependency[ListTarget],
@@ -292,7 +374,16 @@ class _WatchlistRoutes(Controller):
         """One item of the list; 404 ``not-in-list`` when it is not there."""
         return await target.service.get(target.owner, content_id)
 
-    @patch("/{content_id:str}", operation_id=_operation_id("patchWatchlistItem"), opt=WRITE)
+    @patch(
+        "/{content_id:str}",
+        operation_id=_operation_id("patchWatchlistItem"),
+        summary="Change some fields of an item",
+        description="Changes the fields the body names: `notes`, `watched`, `rating` (1..10); `null` "
+        "clears notes or rating, an absent field stays as it is. A patch that changes nothing leaves the "
+        "version alone; a patch that names no field is 400.",
+        opt=facts(RateClass.WRITES, write=True, errors=(NotInList, DatabaseUnavailable))
+        | docs(request=examples.PATCH_REQUEST, response=examples.WATCHED_ITEM),
+    )
     async def patch_item(
         self,
         target: NamedDependency[ListTarget],
@@ -302,7 +393,15 @@ class _WatchlistRoutes(Controller):
         """Change notes, watched or rating of an item; ``null`` clears notes or rating."""
         return await target.service.update(target.owner, content_id, data)
 
-    @put("/{content_id:str}", operation_id=_operation_id("replaceWatchlistItem"), opt=WRITE)
+    @put(
+        "/{content_id:str}",
+        operation_id=_operation_id("replaceWatchlistItem"),
+        summary="Replace the fields of an item",
+        description="Sets `notes`, `watched` and `rating` of an item all at once; an omitted field is "
+        "cleared (no notes, not watched, no rating).",
+        opt=facts(RateClass.WRITES, write=True, errors=(NotInList, DatabaseUnavailable))
+        | docs(request=examples.REPLACE_REQUEST, response=examples.WATCHED_ITEM),
+    )
     async def replace_item(
         self,
         target: NamedDependency[ListTarget],
@@ -315,8 +414,11 @@ class _WatchlistRoutes(Controller):
     @delete(
         "/{content_id:str}",
         operation_id=_operation_id("removeFromWatchlist"),
+        summary="Remove a title from the list",
+        description="Removes the title: 204 without a body, 404 `not-in-list` when it is not there (a "
+        "retried remove that already succeeded answers 404 too).",
         status_code=HTTP_204_NO_CONTENT,
-        opt=WRITE,
+        opt=facts(RateClass.WRITES, write=True, errors=(NotInList, DatabaseUnavailable)),
     )
     async def remove(
         self,
@@ -339,4 +441,6 @@ class UserWatchlistController(_WatchlistRoutes):
 
     path = "/v1/users/{user_id:str}/watchlist"
     tags = ["My List (service access)"]
+    # provide_path_list: 403 unless the token is the user's own or has the scope (docs/design.md §1).
+    opt = layer_errors(Forbidden)
     dependencies = {"target": Provide(provide_path_list, sync_to_thread=False)}
