@@ -45,7 +45,7 @@ def hello() -> str:
 
 
 # Every API route can answer these (see errors.py); documenting them lets clients and schemathesis check them.
-_PROBLEM_STATUSES = (400, 401, 403, 404, 409, 410, 413, 422, 429, 500, 503)
+_PROBLEM_STATUSES = (400, 401, 403, 404, 409, 410, 412, 413, 422, 428, 429, 500, 503)
 
 
 def _document_problems(app: Litestar) -> None:

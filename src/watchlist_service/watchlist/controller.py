@@ -10,7 +10,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
 from litestar.types import Scope
 
@@ -24,13 +24,17 @@ from watchlist_service.watchlist.schemas import (
     Changes,
     ContainsRequest,
     ContentType,
+    IfMatch,
     Item,
     ListView,
     Page,
     PatchRequest,
+    ReorderRequest,
+    ReorderResult,
     ReplaceRequest,
     SortOrder,
     Stats,
+    parse_if_match,
 )
 from watchlist_service.watchlist.service import WatchlistService, page_lookup
 
@@ -52,6 +56,24 @@ RatedFilter = Annotated[
     bool | None, QueryParameter(description="only rated (true) or unrated (false) titles")
 ]
 Since = Annotated[int, QueryParameter(ge=0, description="the list version the client has")]
+IfMatchHeader = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-Match",
+        max_length=4096,
+        description='apply only if the list is at this version: "7" (the ETag of a write), a page\'s ETag, '
+        'or "*" (the list exists); 412 otherwise',
+    ),
+]
+ReorderIfMatchHeader = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-Match",
+        max_length=4096,
+        description='required: the list version the order was read at, "7" (or a page\'s ETag, or "*"); '
+        "412 when it moved on, 428 without",
+    ),
+]
 
 
 def _operation_id(name: str) -> Any:
@@ -75,6 +97,22 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates or etag.removeprefix("W/") in candidates
 
 
+def _precondition(value: str | None) -> IfMatch | None:
+    return None if value is None else parse_if_match(value)
+
+
+def _version_tag(version: int) -> dict[str, str]:
+    """The strong ``ETag`` of a write's answer: the list version after it (what ``If-Match`` takes)."""
+    return {"ETag": f'"{version}"'}
+
+
+WRITE_HEADERS: Final = [
+    ResponseHeader(
+        name="ETag",
+        documentation_only=True,
+        description='the list version after the write, e.g. "8": send it as If-Match on the next write',
+    ),
+]
 PAGE_HEADERS: Final = [
     ResponseHeader(
         name="Link",
@@ -238,17 +276,20 @@ class _WatchlistRoutes(Controller):
         operation_id=_operation_id("addToWatchlist"),
         status_code=HTTP_201_CREATED,
         opt=IDEMPOTENT_WRITE,
+        response_headers=WRITE_HEADERS,
     )
     async def add(
         self,
         request: AppRequest,
         target: NamedDependency[ListTarget],
         data: JSONBody[AddRequest],
+        if_match: IfMatchHeader = None,
     ) -> Response[Item]:
         """Add a title; 409 ``already-in-list`` with the stored item when it is there already."""
-        item = await target.service.add(target.owner, data)
+        item, version = await target.service.add(target.owner, data, if_match=_precondition(if_match))
         location = request.url.path.rstrip("/") + "/" + item.content_id
-        return Response(content=item, status_code=HTTP_201_CREATED, headers={"Location": location})
+        headers = {"Location": location, **_version_tag(version)}
+        return Response(content=item, status_code=HTTP_201_CREATED, headers=headers)
 
     @post("/contains", operation_id=_operation_id("watchlistContains"), status_code=HTTP_200_OK, opt=READ)
     async def contains(
@@ -264,14 +305,34 @@ class _WatchlistRoutes(Controller):
         operation_id=_operation_id("batchWatchlist"),
         status_code=HTTP_200_OK,
         opt=IDEMPOTENT_WRITE,
+        response_headers=WRITE_HEADERS,
     )
     async def batch(
         self,
         target: NamedDependency[ListTarget],
         data: JSONBody[BatchRequest],
-    ) -> BatchResult:
+        if_match: IfMatchHeader = None,
+    ) -> Response[BatchResult]:
         """Up to 100 adds and removes in one call; reports what each did."""
-        return await target.service.batch(target.owner, data)
+        result = await target.service.batch(target.owner, data, if_match=_precondition(if_match))
+        return Response(content=result, headers=_version_tag(result.version))
+
+    @put(
+        "/order",
+        operation_id=_operation_id("reorderWatchlist"),
+        status_code=HTTP_200_OK,
+        opt=WRITE,
+        response_headers=WRITE_HEADERS,
+    )
+    async def reorder(
+        self,
+        target: NamedDependency[ListTarget],
+        data: JSONBody[ReorderRequest],
+        if_match: ReorderIfMatchHeader = None,
+    ) -> Response[ReorderResult]:
+        """Move the named titles to the top of the user's order (``sort=rank``); needs If-Match."""
+        result = await target.service.reorder(target.owner, data, if_match=_precondition(if_match))
+        return Response(content=result, headers=_version_tag(result.version))
 
     @get("/changes", operation_id=_operation_id("watchlistChanges"), opt=READ)
     async def changes(self, target: NamedDependency[ListTarget], since: Since) -> Changes:
@@ -292,39 +353,60 @@ class _WatchlistRoutes(Controller):
         """One item of the list; 404 ``not-in-list`` when it is not there."""
         return await target.service.get(target.owner, content_id)
 
-    @patch("/{content_id:str}", operation_id=_operation_id("patchWatchlistItem"), opt=WRITE)
+    @patch(
+        "/{content_id:str}",
+        operation_id=_operation_id("patchWatchlistItem"),
+        opt=WRITE,
+        response_headers=WRITE_HEADERS,
+    )
     async def patch_item(
         self,
         target: NamedDependency[ListTarget],
         content_id: PathContentId,
         data: JSONBody[PatchRequest],
-    ) -> Item:
+        if_match: IfMatchHeader = None,
+    ) -> Response[Item]:
         """Change notes, watched or rating of an item; ``null`` clears notes or rating."""
-        return await target.service.update(target.owner, content_id, data)
+        item, version = await target.service.update(
+            target.owner, content_id, data, if_match=_precondition(if_match)
+        )
+        return Response(content=item, headers=_version_tag(version))
 
-    @put("/{content_id:str}", operation_id=_operation_id("replaceWatchlistItem"), opt=WRITE)
+    @put(
+        "/{content_id:str}",
+        operation_id=_operation_id("replaceWatchlistItem"),
+        opt=WRITE,
+        response_headers=WRITE_HEADERS,
+    )
     async def replace_item(
         self,
         target: NamedDependency[ListTarget],
         content_id: PathContentId,
         data: JSONBody[ReplaceRequest],
-    ) -> Item:
+        if_match: IfMatchHeader = None,
+    ) -> Response[Item]:
         """Replace notes, watched and rating of an item (an omitted field is cleared)."""
-        return await target.service.replace(target.owner, content_id, data)
+        item, version = await target.service.replace(
+            target.owner, content_id, data, if_match=_precondition(if_match)
+        )
+        return Response(content=item, headers=_version_tag(version))
 
     @delete(
         "/{content_id:str}",
         operation_id=_operation_id("removeFromWatchlist"),
         status_code=HTTP_204_NO_CONTENT,
         opt=WRITE,
+        response_headers=WRITE_HEADERS,
     )
     async def remove(
         self,
         target: NamedDependency[ListTarget],
         content_id: PathContentId,
-    ) -> None:
+        if_match: IfMatchHeader = None,
+    ) -> Response[None]:
         """Remove a title; 404 ``not-in-list`` when it is not there."""
-        await target.service.remove(target.owner, content_id)
+        version = await target.service.remove(target.owner, content_id, if_match=_precondition(if_match))
+        return Response(content=None, status_code=HTTP_204_NO_CONTENT, headers=_version_tag(version))
 
 
 class MyWatchlistController(_WatchlistRoutes):
