@@ -141,7 +141,7 @@ async def test_star_needs_a_list_and_bad_tags_are_400(caller: Caller) -> None:
     assert_precondition_failed(await caller.add("movie:1", if_match="*"), 0)
     assert_precondition_failed(await caller.call("DELETE", "/movie:1", if_match="*"), 0)
     assert (await caller.call("DELETE", "/movie:1", if_match=tag(0))).status_code == 404
-    for bad in ("7", "W/7", '"7', '"7" "8"', ", ", ",".join(['"1"'] * 101)):
+    for bad in ("7", "W/7", '"7', '"7" "8"', ", ", ",".join(['"1"'] * 101), '"1"' + " " * 4096):
         response = await caller.add("movie:1", if_match=bad)
         assert response.status_code == 400, bad
         assert response.json()["code"] == 60001

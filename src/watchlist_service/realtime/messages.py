@@ -29,7 +29,6 @@ from watchlist_service.watchlist.schemas import (
 
 RequestId = str | int
 REQUEST_ID_MAX = 128
-IF_MATCH_MAX = 4096  # as REST's If-Match header
 _encode = msgspec.json.Encoder().encode
 _PATH_RE = re.compile(r"`\$\.?([^`]*)`")
 
@@ -215,7 +214,7 @@ def _if_match(value: object) -> IfMatch | None:
         return None
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return IfMatch(versions=frozenset({value}))
-    if isinstance(value, str) and len(value) <= IF_MATCH_MAX:
+    if isinstance(value, str):
         return parse_if_match(value, field="ifMatch")
     raise if_match_error(
         "ifMatch", 'a version (a non-negative integer), "*" or entity tags such as "\\"7\\""'

@@ -60,7 +60,6 @@ IfMatchHeader = Annotated[
     str | None,
     HeaderParameter(
         name="If-Match",
-        max_length=4096,
         description='apply only if the list is at this version: "7" (the ETag of a write), a page\'s ETag, '
         'or "*" (the list exists); 412 otherwise',
     ),
@@ -69,7 +68,6 @@ ReorderIfMatchHeader = Annotated[
     str | None,
     HeaderParameter(
         name="If-Match",
-        max_length=4096,
         description='required: the list version the order was read at, "7" (or a page\'s ETag, or "*"); '
         "412 when it moved on, 428 without",
     ),

@@ -19,6 +19,7 @@ BATCH_MAX = 100
 CONTAINS_MAX = 100
 REORDER_MAX = 1_000
 IF_MATCH_TAGS_MAX = 100
+IF_MATCH_MAX = 4_096  # characters
 
 ContentId = Annotated[
     str,
@@ -236,6 +237,8 @@ def parse_if_match(value: str, *, field: str = "If-Match") -> IfMatch:
     """An ``If-Match`` value: ``*``, or entity tags: ``"7"`` (what writes answer) and, leniently, a page's
     weak ``W/"7-1-10-all"`` (its version). Another well-formed tag matches nothing; a malformed value is
     400."""
+    if len(value) > IF_MATCH_MAX:
+        raise if_match_error(field, f"at most {IF_MATCH_MAX} characters")
     if value.strip() == "*":
         return IfMatch(any=True)
     versions: set[int] = set()
