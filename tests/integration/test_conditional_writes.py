@@ -173,6 +173,19 @@ async def test_concurrent_writes_with_the_same_if_match_one_wins(caller: Caller)
         assert await caller.version() == version + 1
 
 
+async def test_concurrent_first_adds_with_if_match_zero_create_the_list_once(caller: Caller) -> None:
+    """docs/design.md §10: "0" lets an add create the list; of several such adds one creates it, the others
+    answer 412 with version 1 (the upsert's duplicate key is explained like a failed guard)."""
+    responses = await asyncio.gather(*(caller.add(f"movie:{n}", if_match=tag(0)) for n in range(1, 6)))
+    assert sorted(response.status_code for response in responses) == [201, 412, 412, 412, 412]
+    for response in responses:
+        if response.status_code == 412:
+            assert response.json()["version"] == 1
+    [winner] = [response.json()["contentId"] for response in responses if response.status_code == 201]
+    assert await caller.ids() == [winner]
+    assert await caller.version() == 1
+
+
 async def test_reorder_needs_if_match(caller: Caller) -> None:
     """docs/design.md §10: a reorder without If-Match is 428 and changes nothing."""
     await caller.add("movie:1")
