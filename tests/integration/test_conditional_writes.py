@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,7 +12,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from tests.conftest import User, bearer, new_user
+from tests.conftest import ClientFactory, User, bearer, new_user
+from tests.integration.cache_support import page_cache
 from watchlist_service.config import Settings
 from watchlist_service.security import SCOPE_READ_ANY, SCOPE_WRITE_ANY
 
@@ -328,3 +330,31 @@ async def test_a_read_only_service_token_cannot_reorder(
     )
     assert response.status_code == 403
     assert (await app_client.get(f"/v1/users/{user.id}/watchlist", headers=reader)).status_code == 200
+
+
+async def test_the_change_stream_backstop_invalidates_a_reorder(
+    make_client: ClientFactory, settings: Settings
+) -> None:
+    """docs/design.md §5 and §10: a reorder is one pipeline update (MongoDB reports it as a replacement); the
+    change-stream invalidator reads its version too, so a reorder whose writer could not reach Redis does not
+    leave its old rank pages behind."""
+    async with make_client(mongodb_database="watchlist_backstop_reorder") as client:
+        user = new_user(settings)
+        caller = Caller(client, "/v1/watchlist", user.headers)
+        for n in range(1, 4):
+            await caller.add(f"movie:{n}")
+        assert await caller.ids("sort=rank") == ["movie:3", "movie:2", "movie:1"]  # cached
+
+        async def lost(user_id: str, version: int) -> bool:
+            return False
+
+        page_cache(client).invalidate = lost  # type: ignore[method-assign]
+        assert (await caller.reorder(["movie:1"], if_match=tag(3))).status_code == 200
+        started = time.perf_counter()
+        seen = await caller.ids("sort=rank")
+        while seen[0] != "movie:1" and time.perf_counter() - started < 1.0:
+            seen = await caller.ids("sort=rank")
+        assert seen == ["movie:1", "movie:3", "movie:2"], (
+            "the change stream did not drop the rank page in 1 s"
+        )
+        assert (await client.get("/v1/health/live")).status_code == 200
