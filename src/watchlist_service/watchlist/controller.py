@@ -11,7 +11,7 @@ from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import ResponseSpec
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
 from litestar.types import Scope
 
@@ -21,6 +21,8 @@ from watchlist_service.errors import (
     Forbidden,
     ListFull,
     NotInList,
+    PreconditionFailed,
+    PreconditionRequired,
     ResyncRequired,
     UnknownContent,
 )
@@ -36,13 +38,17 @@ from watchlist_service.watchlist.schemas import (
     Changes,
     ContainsRequest,
     ContentType,
+    IfMatch,
     Item,
     ListView,
     Page,
     PatchRequest,
+    ReorderRequest,
+    ReorderResult,
     ReplaceRequest,
     SortOrder,
     Stats,
+    parse_if_match,
 )
 from watchlist_service.watchlist.service import WatchlistService, page_lookup
 
@@ -64,6 +70,26 @@ RatedFilter = Annotated[
     bool | None, QueryParameter(description="only rated (true) or unrated (false) titles")
 ]
 Since = Annotated[int, QueryParameter(ge=0, description="the list version the client has")]
+# What the parser takes, for the OpenAPI document only: the parser checks it and names the header in a 400.
+IF_MATCH_PATTERN: Final = r'^(\*|\s*(W/)?"[!#-~]*"\s*(,\s*(W/)?"[!#-~]*"\s*)*)$'
+IfMatchHeader = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-Match",
+        schema_extra={"pattern": IF_MATCH_PATTERN},
+        description='apply only if the list is at this version: "7" (the ETag of a write), a page\'s ETag, '
+        'or "*" (the list exists); 412 otherwise',
+    ),
+]
+ReorderIfMatchHeader = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-Match",
+        schema_extra={"pattern": IF_MATCH_PATTERN},
+        description='required: the list version the order was read at, "7" (or a page\'s ETag, or "*"); '
+        "412 when it moved on, 428 without",
+    ),
+]
 
 
 def _operation_id(name: str) -> Any:
@@ -90,6 +116,24 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 IF_NONE_MATCH: Final = header(
     "If-None-Match", "the `ETag` of a page read before: 304 without a body while the page is unchanged"
 )
+
+
+def _precondition(value: str | None) -> IfMatch | None:
+    return None if value is None else parse_if_match(value)
+
+
+def _version_tag(version: int) -> dict[str, str]:
+    """The strong ``ETag`` of a write's answer: the list version after it (what ``If-Match`` takes)."""
+    return {"ETag": f'"{version}"'}
+
+
+WRITE_HEADERS: Final = [
+    ResponseHeader(
+        name="ETag",
+        documentation_only=True,
+        description='the list version after the write, e.g. "8": send it as If-Match on the next write',
+    ),
+]
 PAGE_HEADERS: Final = [
     ResponseHeader(
         name="Link",
@@ -274,24 +318,27 @@ class _WatchlistRoutes(Controller):
             RateClass.WRITES,
             write=True,
             idempotent=True,
-            errors=(AlreadyInList, ListFull, UnknownContent, DatabaseUnavailable),
+            errors=(PreconditionFailed, AlreadyInList, ListFull, UnknownContent, DatabaseUnavailable),
         )
         | docs(
             request=examples.ADD_REQUEST,
             response=examples.ITEM,
             problem_extra={AlreadyInList: examples.ALREADY_IN_LIST_EXTRA},
         ),
+        response_headers=WRITE_HEADERS,
     )
     async def add(
         self,
         request: AppRequest,
         target: NamedDependency[ListTarget],
         data: JSONBody[AddRequest],
+        if_match: IfMatchHeader = None,
     ) -> Response[Item]:
         """Add a title; 409 ``already-in-list`` with the stored item when it is there already."""
-        item = await target.service.add(target.owner, data)
+        item, version = await target.service.add(target.owner, data, if_match=_precondition(if_match))
         location = request.url.path.rstrip("/") + "/" + item.content_id
-        return Response(content=item, status_code=HTTP_201_CREATED, headers={"Location": location})
+        headers = {"Location": location, **_version_tag(version)}
+        return Response(content=item, status_code=HTTP_201_CREATED, headers=headers)
 
     @post(
         "/contains",
@@ -320,16 +367,58 @@ class _WatchlistRoutes(Controller):
         "`invalid`, `unknown`, `full`) and the list's version after the batch. Send an `Idempotency-Key` "
         "to retry safely.",
         status_code=HTTP_200_OK,
-        opt=facts(RateClass.WRITES, write=True, idempotent=True, errors=(DatabaseUnavailable,))
+        opt=facts(
+            RateClass.WRITES,
+            write=True,
+            idempotent=True,
+            errors=(
+                PreconditionFailed,
+                DatabaseUnavailable,
+            ),
+        )
         | docs(request=examples.BATCH_REQUEST, response=examples.BATCH_RESULT),
+        response_headers=WRITE_HEADERS,
     )
     async def batch(
         self,
         target: NamedDependency[ListTarget],
         data: JSONBody[BatchRequest],
-    ) -> BatchResult:
+        if_match: IfMatchHeader = None,
+    ) -> Response[BatchResult]:
         """Up to 100 adds and removes in one call; reports what each did."""
-        return await target.service.batch(target.owner, data)
+        result = await target.service.batch(target.owner, data, if_match=_precondition(if_match))
+        return Response(content=result, headers=_version_tag(result.version))
+
+    @put(
+        "/order",
+        operation_id=_operation_id("reorderWatchlist"),
+        summary="Put titles in the user's own order",
+        description="Moves the named titles (1..1,000 content ids) to the top of the user's order "
+        "(`sort=rank`), in the order given; the others keep their order below them. `If-Match` is required "
+        "(428 without, 412 when the list moved on). The answer says how many titles were placed, which ids "
+        "were skipped (not in the list) and the version after it.",
+        status_code=HTTP_200_OK,
+        opt=facts(
+            RateClass.WRITES,
+            write=True,
+            errors=(PreconditionFailed, PreconditionRequired, DatabaseUnavailable),
+        )
+        | docs(
+            request=examples.REORDER_REQUEST,
+            response=examples.REORDER_RESULT,
+            problem_extra={PreconditionFailed: examples.PRECONDITION_FAILED_EXTRA},
+        ),
+        response_headers=WRITE_HEADERS,
+    )
+    async def reorder(
+        self,
+        target: NamedDependency[ListTarget],
+        data: JSONBody[ReorderRequest],
+        if_match: ReorderIfMatchHeader = None,
+    ) -> Response[ReorderResult]:
+        """Move the named titles to the top of the user's order (``sort=rank``); needs If-Match."""
+        result = await target.service.reorder(target.owner, data, if_match=_precondition(if_match))
+        return Response(content=result, headers=_version_tag(result.version))
 
     @get(
         "/changes",
@@ -381,17 +470,22 @@ class _WatchlistRoutes(Controller):
         description="Changes the fields the body names: `notes`, `watched`, `rating` (1..10); `null` "
         "clears notes or rating, an absent field stays as it is. A patch that changes nothing leaves the "
         "version alone; a patch that names no field is 400.",
-        opt=facts(RateClass.WRITES, write=True, errors=(NotInList, DatabaseUnavailable))
+        opt=facts(RateClass.WRITES, write=True, errors=(PreconditionFailed, NotInList, DatabaseUnavailable))
         | docs(request=examples.PATCH_REQUEST, response=examples.WATCHED_ITEM),
+        response_headers=WRITE_HEADERS,
     )
     async def patch_item(
         self,
         target: NamedDependency[ListTarget],
         content_id: PathContentId,
         data: JSONBody[PatchRequest],
-    ) -> Item:
+        if_match: IfMatchHeader = None,
+    ) -> Response[Item]:
         """Change notes, watched or rating of an item; ``null`` clears notes or rating."""
-        return await target.service.update(target.owner, content_id, data)
+        item, version = await target.service.update(
+            target.owner, content_id, data, if_match=_precondition(if_match)
+        )
+        return Response(content=item, headers=_version_tag(version))
 
     @put(
         "/{content_id:str}",
@@ -399,17 +493,22 @@ class _WatchlistRoutes(Controller):
         summary="Replace the fields of an item",
         description="Sets `notes`, `watched` and `rating` of an item all at once; an omitted field is "
         "cleared (no notes, not watched, no rating).",
-        opt=facts(RateClass.WRITES, write=True, errors=(NotInList, DatabaseUnavailable))
+        opt=facts(RateClass.WRITES, write=True, errors=(PreconditionFailed, NotInList, DatabaseUnavailable))
         | docs(request=examples.REPLACE_REQUEST, response=examples.WATCHED_ITEM),
+        response_headers=WRITE_HEADERS,
     )
     async def replace_item(
         self,
         target: NamedDependency[ListTarget],
         content_id: PathContentId,
         data: JSONBody[ReplaceRequest],
-    ) -> Item:
+        if_match: IfMatchHeader = None,
+    ) -> Response[Item]:
         """Replace notes, watched and rating of an item (an omitted field is cleared)."""
-        return await target.service.replace(target.owner, content_id, data)
+        item, version = await target.service.replace(
+            target.owner, content_id, data, if_match=_precondition(if_match)
+        )
+        return Response(content=item, headers=_version_tag(version))
 
     @delete(
         "/{content_id:str}",
@@ -418,15 +517,23 @@ class _WatchlistRoutes(Controller):
         description="Removes the title: 204 without a body, 404 `not-in-list` when it is not there (a "
         "retried remove that already succeeded answers 404 too).",
         status_code=HTTP_204_NO_CONTENT,
-        opt=facts(RateClass.WRITES, write=True, errors=(NotInList, DatabaseUnavailable)),
+        opt=facts(RateClass.WRITES, write=True, errors=(PreconditionFailed, NotInList, DatabaseUnavailable)),
+        # Documented without a body: Litestar would describe Response[None] as JSON `null`.
+        responses={
+            HTTP_204_NO_CONTENT: ResponseSpec(
+                data_container=None, description='Removed; `ETag` is the list version after it, e.g. "8"'
+            )
+        },
     )
     async def remove(
         self,
         target: NamedDependency[ListTarget],
         content_id: PathContentId,
-    ) -> None:
+        if_match: IfMatchHeader = None,
+    ) -> Response[None]:
         """Remove a title; 404 ``not-in-list`` when it is not there."""
-        await target.service.remove(target.owner, content_id)
+        version = await target.service.remove(target.owner, content_id, if_match=_precondition(if_match))
+        return Response(content=None, status_code=HTTP_204_NO_CONTENT, headers=_version_tag(version))
 
 
 class MyWatchlistController(_WatchlistRoutes):

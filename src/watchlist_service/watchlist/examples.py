@@ -18,6 +18,8 @@ from watchlist_service.watchlist.schemas import (
     Item,
     Page,
     PatchRequest,
+    ReorderRequest,
+    ReorderResult,
     ReplaceRequest,
     Stats,
 )
@@ -75,3 +77,7 @@ STATS: Final = Stats(total=2, movies=1, tv=1, watched=1, unwatched=1, rated=1, a
 # The body of 409 already-in-list carries the stored item (docs/design.md §4).
 ALREADY_IN_LIST_EXTRA: Final = {"item": msgspec.to_builtins(ITEM)}
 RESYNC_EXTRA: Final = {"version": 7}
+
+REORDER_REQUEST: Final = ReorderRequest(content_ids=["tv:1396", "movie:550"])
+REORDER_RESULT: Final = ReorderResult(updated=2, skipped=[], version=9)
+PRECONDITION_FAILED_EXTRA: Final = {"version": 8}

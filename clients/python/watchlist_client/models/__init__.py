@@ -1,6 +1,7 @@
 """Contains all the data models used in inputs/outputs"""
 
 from .add_request import AddRequest
+from .add_request_position import AddRequestPosition
 from .batch_request import BatchRequest
 from .batch_result import BatchResult
 from .catalog_item import CatalogItem
@@ -25,6 +26,8 @@ from .movie_details_type import MovieDetailsType
 from .page import Page
 from .patch_request import PatchRequest
 from .problem import Problem
+from .reorder_request import ReorderRequest
+from .reorder_result import ReorderResult
 from .replace_request import ReplaceRequest
 from .season import Season
 from .sort_order import SortOrder
@@ -41,6 +44,7 @@ from .watchlist_contains_response_200 import WatchlistContainsResponse200
 
 __all__ = (
     "AddRequest",
+    "AddRequestPosition",
     "BatchRequest",
     "BatchResult",
     "CatalogItem",
@@ -65,6 +69,8 @@ __all__ = (
     "Page",
     "PatchRequest",
     "Problem",
+    "ReorderRequest",
+    "ReorderResult",
     "ReplaceRequest",
     "Season",
     "SortOrder",

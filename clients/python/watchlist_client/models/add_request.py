@@ -6,6 +6,7 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.add_request_position import AddRequestPosition, check_add_request_position
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="AddRequest")
@@ -17,10 +18,12 @@ class AddRequest:
     Attributes:
         content_id (str): "{type}:{tmdbId}", e.g. "movie:550" or "tv:1396"
         notes (None | str | Unset): free text, at most 2,000 characters
+        position (AddRequestPosition | Unset):  Default: 'top'.
     """
 
     content_id: str
     notes: None | str | Unset = UNSET
+    position: AddRequestPosition | Unset = "top"
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -32,6 +35,10 @@ class AddRequest:
         else:
             notes = self.notes
 
+        position: str | Unset = UNSET
+        if not isinstance(self.position, Unset):
+            position = self.position
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -41,6 +48,8 @@ class AddRequest:
         )
         if notes is not UNSET:
             field_dict["notes"] = notes
+        if position is not UNSET:
+            field_dict["position"] = position
 
         return field_dict
 
@@ -58,9 +67,17 @@ class AddRequest:
 
         notes = _parse_notes(d.pop("notes", UNSET))
 
+        _position = d.pop("position", UNSET)
+        position: AddRequestPosition | Unset
+        if isinstance(_position, Unset):
+            position = UNSET
+        else:
+            position = check_add_request_position(_position)
+
         add_request = cls(
             content_id=content_id,
             notes=notes,
+            position=position,
         )
 
         add_request.additional_properties = d

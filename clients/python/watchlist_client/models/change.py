@@ -22,16 +22,16 @@ class Change:
     """
     Attributes:
         at (datetime.datetime):
-        content_id (str):
         op (ChangeOp):
         version (int):
+        content_id (None | str | Unset):
         item (Item | None | Unset):
     """
 
     at: datetime.datetime
-    content_id: str
     op: ChangeOp
     version: int
+    content_id: None | str | Unset = UNSET
     item: Item | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -40,11 +40,15 @@ class Change:
 
         at = self.at.isoformat()
 
-        content_id = self.content_id
-
         op: str = self.op
 
         version = self.version
+
+        content_id: None | str | Unset
+        if isinstance(self.content_id, Unset):
+            content_id = UNSET
+        else:
+            content_id = self.content_id
 
         item: dict[str, Any] | None | Unset
         if isinstance(self.item, Unset):
@@ -59,11 +63,12 @@ class Change:
         field_dict.update(
             {
                 "at": at,
-                "contentId": content_id,
                 "op": op,
                 "version": version,
             }
         )
+        if content_id is not UNSET:
+            field_dict["contentId"] = content_id
         if item is not UNSET:
             field_dict["item"] = item
 
@@ -76,11 +81,18 @@ class Change:
         d = dict(src_dict)
         at = datetime.datetime.fromisoformat(d.pop("at"))
 
-        content_id = d.pop("contentId")
-
         op = check_change_op(d.pop("op"))
 
         version = d.pop("version")
+
+        def _parse_content_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        content_id = _parse_content_id(d.pop("contentId", UNSET))
 
         def _parse_item(data: object) -> Item | None | Unset:
             if data is None:
@@ -101,9 +113,9 @@ class Change:
 
         change = cls(
             at=at,
-            content_id=content_id,
             op=op,
             version=version,
+            content_id=content_id,
             item=item,
         )
 

@@ -1,10 +1,11 @@
 from typing import Literal
 
-ChangeOp = Literal["added", "removed", "updated"]
+ChangeOp = Literal["added", "removed", "reordered", "updated"]
 
 CHANGE_OP_VALUES: set[ChangeOp] = {
     "added",
     "removed",
+    "reordered",
     "updated",
 }
 

@@ -1,10 +1,11 @@
 from typing import Literal
 
-SortOrder = Literal["added.asc", "added.desc", "rating.desc", "release.desc", "title.asc"]
+SortOrder = Literal["added.asc", "added.desc", "rank", "rating.desc", "release.desc", "title.asc"]
 
 SORT_ORDER_VALUES: set[SortOrder] = {
     "added.asc",
     "added.desc",
+    "rank",
     "rating.desc",
     "release.desc",
     "title.asc",

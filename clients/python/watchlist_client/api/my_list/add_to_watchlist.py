@@ -14,9 +14,13 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: AddRequest,
+    if_match: None | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(if_match, Unset):
+        headers["If-Match"] = if_match
+
     if not isinstance(idempotency_key, Unset):
         headers["Idempotency-Key"] = idempotency_key
 
@@ -53,6 +57,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_409 = Problem.from_dict(response.json())
 
         return response_409
+
+    if response.status_code == 412:
+        response_412 = Problem.from_dict(response.json())
+
+        return response_412
 
     if response.status_code == 413:
         response_413 = Problem.from_dict(response.json())
@@ -98,6 +107,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: AddRequest,
+    if_match: None | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[Item | Problem]:
     """Add a title to the list
@@ -108,6 +118,8 @@ def sync_detailed(
     when TMDb says the title does not exist. Send an `Idempotency-Key` to retry safely.
 
     Args:
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         idempotency_key (str | Unset):
         body (AddRequest):
 
@@ -121,6 +133,7 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        if_match=if_match,
         idempotency_key=idempotency_key,
     )
 
@@ -135,6 +148,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: AddRequest,
+    if_match: None | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Item | Problem | None:
     """Add a title to the list
@@ -145,6 +159,8 @@ def sync(
     when TMDb says the title does not exist. Send an `Idempotency-Key` to retry safely.
 
     Args:
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         idempotency_key (str | Unset):
         body (AddRequest):
 
@@ -159,6 +175,7 @@ def sync(
     return sync_detailed(
         client=client,
         body=body,
+        if_match=if_match,
         idempotency_key=idempotency_key,
     ).parsed
 
@@ -167,6 +184,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: AddRequest,
+    if_match: None | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[Item | Problem]:
     """Add a title to the list
@@ -177,6 +195,8 @@ async def asyncio_detailed(
     when TMDb says the title does not exist. Send an `Idempotency-Key` to retry safely.
 
     Args:
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         idempotency_key (str | Unset):
         body (AddRequest):
 
@@ -190,6 +210,7 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        if_match=if_match,
         idempotency_key=idempotency_key,
     )
 
@@ -202,6 +223,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: AddRequest,
+    if_match: None | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Item | Problem | None:
     """Add a title to the list
@@ -212,6 +234,8 @@ async def asyncio(
     when TMDb says the title does not exist. Send an `Idempotency-Key` to retry safely.
 
     Args:
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         idempotency_key (str | Unset):
         body (AddRequest):
 
@@ -227,6 +251,7 @@ async def asyncio(
         await asyncio_detailed(
             client=client,
             body=body,
+            if_match=if_match,
             idempotency_key=idempotency_key,
         )
     ).parsed

@@ -14,9 +14,13 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: BatchRequest,
+    if_match: None | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(if_match, Unset):
+        headers["If-Match"] = if_match
+
     if not isinstance(idempotency_key, Unset):
         headers["Idempotency-Key"] = idempotency_key
 
@@ -53,6 +57,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_409 = Problem.from_dict(response.json())
 
         return response_409
+
+    if response.status_code == 412:
+        response_412 = Problem.from_dict(response.json())
+
+        return response_412
 
     if response.status_code == 413:
         response_413 = Problem.from_dict(response.json())
@@ -100,6 +109,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: BatchRequest,
+    if_match: None | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[BatchResult | Problem]:
     """Add and remove titles in one call
@@ -110,6 +120,8 @@ def sync_detailed(
     safely.
 
     Args:
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         idempotency_key (str | Unset):
         body (BatchRequest):
 
@@ -123,6 +135,7 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        if_match=if_match,
         idempotency_key=idempotency_key,
     )
 
@@ -137,6 +150,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: BatchRequest,
+    if_match: None | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> BatchResult | Problem | None:
     """Add and remove titles in one call
@@ -147,6 +161,8 @@ def sync(
     safely.
 
     Args:
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         idempotency_key (str | Unset):
         body (BatchRequest):
 
@@ -161,6 +177,7 @@ def sync(
     return sync_detailed(
         client=client,
         body=body,
+        if_match=if_match,
         idempotency_key=idempotency_key,
     ).parsed
 
@@ -169,6 +186,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: BatchRequest,
+    if_match: None | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[BatchResult | Problem]:
     """Add and remove titles in one call
@@ -179,6 +197,8 @@ async def asyncio_detailed(
     safely.
 
     Args:
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         idempotency_key (str | Unset):
         body (BatchRequest):
 
@@ -192,6 +212,7 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        if_match=if_match,
         idempotency_key=idempotency_key,
     )
 
@@ -204,6 +225,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: BatchRequest,
+    if_match: None | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> BatchResult | Problem | None:
     """Add and remove titles in one call
@@ -214,6 +236,8 @@ async def asyncio(
     safely.
 
     Args:
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         idempotency_key (str | Unset):
         body (BatchRequest):
 
@@ -229,6 +253,7 @@ async def asyncio(
         await asyncio_detailed(
             client=client,
             body=body,
+            if_match=if_match,
             idempotency_key=idempotency_key,
         )
     ).parsed

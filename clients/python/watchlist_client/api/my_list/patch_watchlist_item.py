@@ -9,15 +9,18 @@ from ...client import AuthenticatedClient, Client
 from ...models.item import Item
 from ...models.patch_request import PatchRequest
 from ...models.problem import Problem
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     content_id: str,
     *,
     body: PatchRequest,
+    if_match: None | str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(if_match, Unset):
+        headers["If-Match"] = if_match
 
     _kwargs: dict[str, Any] = {
         "method": "patch",
@@ -54,6 +57,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_404 = Problem.from_dict(response.json())
 
         return response_404
+
+    if response.status_code == 412:
+        response_412 = Problem.from_dict(response.json())
+
+        return response_412
 
     if response.status_code == 413:
         response_413 = Problem.from_dict(response.json())
@@ -95,6 +103,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: PatchRequest,
+    if_match: None | str | Unset = UNSET,
 ) -> Response[Item | Problem]:
     """Change some fields of an item
 
@@ -104,6 +113,8 @@ def sync_detailed(
 
     Args:
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         body (PatchRequest):
 
     Raises:
@@ -117,6 +128,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         content_id=content_id,
         body=body,
+        if_match=if_match,
     )
 
     response = client.get_httpx_client().request(
@@ -131,6 +143,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: PatchRequest,
+    if_match: None | str | Unset = UNSET,
 ) -> Item | Problem | None:
     """Change some fields of an item
 
@@ -140,6 +153,8 @@ def sync(
 
     Args:
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         body (PatchRequest):
 
     Raises:
@@ -154,6 +169,7 @@ def sync(
         content_id=content_id,
         client=client,
         body=body,
+        if_match=if_match,
     ).parsed
 
 
@@ -162,6 +178,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: PatchRequest,
+    if_match: None | str | Unset = UNSET,
 ) -> Response[Item | Problem]:
     """Change some fields of an item
 
@@ -171,6 +188,8 @@ async def asyncio_detailed(
 
     Args:
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         body (PatchRequest):
 
     Raises:
@@ -184,6 +203,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         content_id=content_id,
         body=body,
+        if_match=if_match,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -196,6 +216,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: PatchRequest,
+    if_match: None | str | Unset = UNSET,
 ) -> Item | Problem | None:
     """Change some fields of an item
 
@@ -205,6 +226,8 @@ async def asyncio(
 
     Args:
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         body (PatchRequest):
 
     Raises:
@@ -220,5 +243,6 @@ async def asyncio(
             content_id=content_id,
             client=client,
             body=body,
+            if_match=if_match,
         )
     ).parsed

@@ -7,12 +7,17 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.problem import Problem
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     content_id: str,
+    *,
+    if_match: None | str | Unset = UNSET,
 ) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(if_match, Unset):
+        headers["If-Match"] = if_match
 
     _kwargs: dict[str, Any] = {
         "method": "delete",
@@ -21,6 +26,7 @@ def _get_kwargs(
         ),
     }
 
+    _kwargs["headers"] = headers
     return _kwargs
 
 
@@ -43,6 +49,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_404 = Problem.from_dict(response.json())
 
         return response_404
+
+    if response.status_code == 412:
+        response_412 = Problem.from_dict(response.json())
+
+        return response_412
 
     if response.status_code == 429:
         response_429 = Problem.from_dict(response.json())
@@ -78,6 +89,7 @@ def sync_detailed(
     content_id: str,
     *,
     client: AuthenticatedClient | Client,
+    if_match: None | str | Unset = UNSET,
 ) -> Response[Any | Problem]:
     """Remove a title from the list
 
@@ -86,6 +98,8 @@ def sync_detailed(
 
     Args:
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -97,6 +111,7 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         content_id=content_id,
+        if_match=if_match,
     )
 
     response = client.get_httpx_client().request(
@@ -110,6 +125,7 @@ def sync(
     content_id: str,
     *,
     client: AuthenticatedClient | Client,
+    if_match: None | str | Unset = UNSET,
 ) -> Any | Problem | None:
     """Remove a title from the list
 
@@ -118,6 +134,8 @@ def sync(
 
     Args:
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -130,6 +148,7 @@ def sync(
     return sync_detailed(
         content_id=content_id,
         client=client,
+        if_match=if_match,
     ).parsed
 
 
@@ -137,6 +156,7 @@ async def asyncio_detailed(
     content_id: str,
     *,
     client: AuthenticatedClient | Client,
+    if_match: None | str | Unset = UNSET,
 ) -> Response[Any | Problem]:
     """Remove a title from the list
 
@@ -145,6 +165,8 @@ async def asyncio_detailed(
 
     Args:
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -156,6 +178,7 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         content_id=content_id,
+        if_match=if_match,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -167,6 +190,7 @@ async def asyncio(
     content_id: str,
     *,
     client: AuthenticatedClient | Client,
+    if_match: None | str | Unset = UNSET,
 ) -> Any | Problem | None:
     """Remove a title from the list
 
@@ -175,6 +199,8 @@ async def asyncio(
 
     Args:
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -188,5 +214,6 @@ async def asyncio(
         await asyncio_detailed(
             content_id=content_id,
             client=client,
+            if_match=if_match,
         )
     ).parsed

@@ -9,15 +9,18 @@ from ...client import AuthenticatedClient, Client
 from ...models.item import Item
 from ...models.problem import Problem
 from ...models.replace_request import ReplaceRequest
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     content_id: str,
     *,
     body: ReplaceRequest,
+    if_match: None | str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(if_match, Unset):
+        headers["If-Match"] = if_match
 
     _kwargs: dict[str, Any] = {
         "method": "put",
@@ -54,6 +57,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_404 = Problem.from_dict(response.json())
 
         return response_404
+
+    if response.status_code == 412:
+        response_412 = Problem.from_dict(response.json())
+
+        return response_412
 
     if response.status_code == 413:
         response_413 = Problem.from_dict(response.json())
@@ -95,6 +103,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: ReplaceRequest,
+    if_match: None | str | Unset = UNSET,
 ) -> Response[Item | Problem]:
     """Replace the fields of an item
 
@@ -103,6 +112,8 @@ def sync_detailed(
 
     Args:
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         body (ReplaceRequest):
 
     Raises:
@@ -116,6 +127,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         content_id=content_id,
         body=body,
+        if_match=if_match,
     )
 
     response = client.get_httpx_client().request(
@@ -130,6 +142,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: ReplaceRequest,
+    if_match: None | str | Unset = UNSET,
 ) -> Item | Problem | None:
     """Replace the fields of an item
 
@@ -138,6 +151,8 @@ def sync(
 
     Args:
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         body (ReplaceRequest):
 
     Raises:
@@ -152,6 +167,7 @@ def sync(
         content_id=content_id,
         client=client,
         body=body,
+        if_match=if_match,
     ).parsed
 
 
@@ -160,6 +176,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: ReplaceRequest,
+    if_match: None | str | Unset = UNSET,
 ) -> Response[Item | Problem]:
     """Replace the fields of an item
 
@@ -168,6 +185,8 @@ async def asyncio_detailed(
 
     Args:
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         body (ReplaceRequest):
 
     Raises:
@@ -181,6 +200,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         content_id=content_id,
         body=body,
+        if_match=if_match,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -193,6 +213,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: ReplaceRequest,
+    if_match: None | str | Unset = UNSET,
 ) -> Item | Problem | None:
     """Replace the fields of an item
 
@@ -201,6 +222,8 @@ async def asyncio(
 
     Args:
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         body (ReplaceRequest):
 
     Raises:
@@ -216,5 +239,6 @@ async def asyncio(
             content_id=content_id,
             client=client,
             body=body,
+            if_match=if_match,
         )
     ).parsed

@@ -16,9 +16,13 @@ def _get_kwargs(
     user_id: str,
     *,
     body: AddRequest,
+    if_match: None | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(if_match, Unset):
+        headers["If-Match"] = if_match
+
     if not isinstance(idempotency_key, Unset):
         headers["Idempotency-Key"] = idempotency_key
 
@@ -62,6 +66,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_409 = Problem.from_dict(response.json())
 
         return response_409
+
+    if response.status_code == 412:
+        response_412 = Problem.from_dict(response.json())
+
+        return response_412
 
     if response.status_code == 413:
         response_413 = Problem.from_dict(response.json())
@@ -108,6 +117,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: AddRequest,
+    if_match: None | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[Item | Problem]:
     """Add a title to the list
@@ -119,6 +129,8 @@ def sync_detailed(
 
     Args:
         user_id (str): a user id (a token subject)
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         idempotency_key (str | Unset):
         body (AddRequest):
 
@@ -133,6 +145,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         user_id=user_id,
         body=body,
+        if_match=if_match,
         idempotency_key=idempotency_key,
     )
 
@@ -148,6 +161,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: AddRequest,
+    if_match: None | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Item | Problem | None:
     """Add a title to the list
@@ -159,6 +173,8 @@ def sync(
 
     Args:
         user_id (str): a user id (a token subject)
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         idempotency_key (str | Unset):
         body (AddRequest):
 
@@ -174,6 +190,7 @@ def sync(
         user_id=user_id,
         client=client,
         body=body,
+        if_match=if_match,
         idempotency_key=idempotency_key,
     ).parsed
 
@@ -183,6 +200,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: AddRequest,
+    if_match: None | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[Item | Problem]:
     """Add a title to the list
@@ -194,6 +212,8 @@ async def asyncio_detailed(
 
     Args:
         user_id (str): a user id (a token subject)
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         idempotency_key (str | Unset):
         body (AddRequest):
 
@@ -208,6 +228,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         user_id=user_id,
         body=body,
+        if_match=if_match,
         idempotency_key=idempotency_key,
     )
 
@@ -221,6 +242,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: AddRequest,
+    if_match: None | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Item | Problem | None:
     """Add a title to the list
@@ -232,6 +254,8 @@ async def asyncio(
 
     Args:
         user_id (str): a user id (a token subject)
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         idempotency_key (str | Unset):
         body (AddRequest):
 
@@ -248,6 +272,7 @@ async def asyncio(
             user_id=user_id,
             client=client,
             body=body,
+            if_match=if_match,
             idempotency_key=idempotency_key,
         )
     ).parsed

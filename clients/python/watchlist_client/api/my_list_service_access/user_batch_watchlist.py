@@ -16,9 +16,13 @@ def _get_kwargs(
     user_id: str,
     *,
     body: BatchRequest,
+    if_match: None | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(if_match, Unset):
+        headers["If-Match"] = if_match
+
     if not isinstance(idempotency_key, Unset):
         headers["Idempotency-Key"] = idempotency_key
 
@@ -62,6 +66,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_409 = Problem.from_dict(response.json())
 
         return response_409
+
+    if response.status_code == 412:
+        response_412 = Problem.from_dict(response.json())
+
+        return response_412
 
     if response.status_code == 413:
         response_413 = Problem.from_dict(response.json())
@@ -110,6 +119,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: BatchRequest,
+    if_match: None | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[BatchResult | Problem]:
     """Add and remove titles in one call
@@ -121,6 +131,8 @@ def sync_detailed(
 
     Args:
         user_id (str): a user id (a token subject)
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         idempotency_key (str | Unset):
         body (BatchRequest):
 
@@ -135,6 +147,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         user_id=user_id,
         body=body,
+        if_match=if_match,
         idempotency_key=idempotency_key,
     )
 
@@ -150,6 +163,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: BatchRequest,
+    if_match: None | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> BatchResult | Problem | None:
     """Add and remove titles in one call
@@ -161,6 +175,8 @@ def sync(
 
     Args:
         user_id (str): a user id (a token subject)
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         idempotency_key (str | Unset):
         body (BatchRequest):
 
@@ -176,6 +192,7 @@ def sync(
         user_id=user_id,
         client=client,
         body=body,
+        if_match=if_match,
         idempotency_key=idempotency_key,
     ).parsed
 
@@ -185,6 +202,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: BatchRequest,
+    if_match: None | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[BatchResult | Problem]:
     """Add and remove titles in one call
@@ -196,6 +214,8 @@ async def asyncio_detailed(
 
     Args:
         user_id (str): a user id (a token subject)
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         idempotency_key (str | Unset):
         body (BatchRequest):
 
@@ -210,6 +230,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         user_id=user_id,
         body=body,
+        if_match=if_match,
         idempotency_key=idempotency_key,
     )
 
@@ -223,6 +244,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: BatchRequest,
+    if_match: None | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> BatchResult | Problem | None:
     """Add and remove titles in one call
@@ -234,6 +256,8 @@ async def asyncio(
 
     Args:
         user_id (str): a user id (a token subject)
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         idempotency_key (str | Unset):
         body (BatchRequest):
 
@@ -250,6 +274,7 @@ async def asyncio(
             user_id=user_id,
             client=client,
             body=body,
+            if_match=if_match,
             idempotency_key=idempotency_key,
         )
     ).parsed

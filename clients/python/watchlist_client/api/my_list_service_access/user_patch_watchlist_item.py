@@ -9,7 +9,7 @@ from ...client import AuthenticatedClient, Client
 from ...models.item import Item
 from ...models.patch_request import PatchRequest
 from ...models.problem import Problem
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
@@ -17,8 +17,11 @@ def _get_kwargs(
     content_id: str,
     *,
     body: PatchRequest,
+    if_match: None | str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(if_match, Unset):
+        headers["If-Match"] = if_match
 
     _kwargs: dict[str, Any] = {
         "method": "patch",
@@ -62,6 +65,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_404
 
+    if response.status_code == 412:
+        response_412 = Problem.from_dict(response.json())
+
+        return response_412
+
     if response.status_code == 413:
         response_413 = Problem.from_dict(response.json())
 
@@ -103,6 +111,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: PatchRequest,
+    if_match: None | str | Unset = UNSET,
 ) -> Response[Item | Problem]:
     """Change some fields of an item
 
@@ -113,6 +122,8 @@ def sync_detailed(
     Args:
         user_id (str): a user id (a token subject)
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         body (PatchRequest):
 
     Raises:
@@ -127,6 +138,7 @@ def sync_detailed(
         user_id=user_id,
         content_id=content_id,
         body=body,
+        if_match=if_match,
     )
 
     response = client.get_httpx_client().request(
@@ -142,6 +154,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: PatchRequest,
+    if_match: None | str | Unset = UNSET,
 ) -> Item | Problem | None:
     """Change some fields of an item
 
@@ -152,6 +165,8 @@ def sync(
     Args:
         user_id (str): a user id (a token subject)
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         body (PatchRequest):
 
     Raises:
@@ -167,6 +182,7 @@ def sync(
         content_id=content_id,
         client=client,
         body=body,
+        if_match=if_match,
     ).parsed
 
 
@@ -176,6 +192,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: PatchRequest,
+    if_match: None | str | Unset = UNSET,
 ) -> Response[Item | Problem]:
     """Change some fields of an item
 
@@ -186,6 +203,8 @@ async def asyncio_detailed(
     Args:
         user_id (str): a user id (a token subject)
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         body (PatchRequest):
 
     Raises:
@@ -200,6 +219,7 @@ async def asyncio_detailed(
         user_id=user_id,
         content_id=content_id,
         body=body,
+        if_match=if_match,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -213,6 +233,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: PatchRequest,
+    if_match: None | str | Unset = UNSET,
 ) -> Item | Problem | None:
     """Change some fields of an item
 
@@ -223,6 +244,8 @@ async def asyncio(
     Args:
         user_id (str): a user id (a token subject)
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         body (PatchRequest):
 
     Raises:
@@ -239,5 +262,6 @@ async def asyncio(
             content_id=content_id,
             client=client,
             body=body,
+            if_match=if_match,
         )
     ).parsed

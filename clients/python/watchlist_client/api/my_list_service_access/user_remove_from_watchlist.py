@@ -7,13 +7,18 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.problem import Problem
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     user_id: str,
     content_id: str,
+    *,
+    if_match: None | str | Unset = UNSET,
 ) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(if_match, Unset):
+        headers["If-Match"] = if_match
 
     _kwargs: dict[str, Any] = {
         "method": "delete",
@@ -23,6 +28,7 @@ def _get_kwargs(
         ),
     }
 
+    _kwargs["headers"] = headers
     return _kwargs
 
 
@@ -50,6 +56,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_404 = Problem.from_dict(response.json())
 
         return response_404
+
+    if response.status_code == 412:
+        response_412 = Problem.from_dict(response.json())
+
+        return response_412
 
     if response.status_code == 429:
         response_429 = Problem.from_dict(response.json())
@@ -86,6 +97,7 @@ def sync_detailed(
     content_id: str,
     *,
     client: AuthenticatedClient | Client,
+    if_match: None | str | Unset = UNSET,
 ) -> Response[Any | Problem]:
     """Remove a title from the list
 
@@ -95,6 +107,8 @@ def sync_detailed(
     Args:
         user_id (str): a user id (a token subject)
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -107,6 +121,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         user_id=user_id,
         content_id=content_id,
+        if_match=if_match,
     )
 
     response = client.get_httpx_client().request(
@@ -121,6 +136,7 @@ def sync(
     content_id: str,
     *,
     client: AuthenticatedClient | Client,
+    if_match: None | str | Unset = UNSET,
 ) -> Any | Problem | None:
     """Remove a title from the list
 
@@ -130,6 +146,8 @@ def sync(
     Args:
         user_id (str): a user id (a token subject)
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -143,6 +161,7 @@ def sync(
         user_id=user_id,
         content_id=content_id,
         client=client,
+        if_match=if_match,
     ).parsed
 
 
@@ -151,6 +170,7 @@ async def asyncio_detailed(
     content_id: str,
     *,
     client: AuthenticatedClient | Client,
+    if_match: None | str | Unset = UNSET,
 ) -> Response[Any | Problem]:
     """Remove a title from the list
 
@@ -160,6 +180,8 @@ async def asyncio_detailed(
     Args:
         user_id (str): a user id (a token subject)
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -172,6 +194,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         user_id=user_id,
         content_id=content_id,
+        if_match=if_match,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -184,6 +207,7 @@ async def asyncio(
     content_id: str,
     *,
     client: AuthenticatedClient | Client,
+    if_match: None | str | Unset = UNSET,
 ) -> Any | Problem | None:
     """Remove a title from the list
 
@@ -193,6 +217,8 @@ async def asyncio(
     Args:
         user_id (str): a user id (a token subject)
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -207,5 +233,6 @@ async def asyncio(
             user_id=user_id,
             content_id=content_id,
             client=client,
+            if_match=if_match,
         )
     ).parsed

@@ -9,7 +9,7 @@ from ...client import AuthenticatedClient, Client
 from ...models.item import Item
 from ...models.problem import Problem
 from ...models.replace_request import ReplaceRequest
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
@@ -17,8 +17,11 @@ def _get_kwargs(
     content_id: str,
     *,
     body: ReplaceRequest,
+    if_match: None | str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(if_match, Unset):
+        headers["If-Match"] = if_match
 
     _kwargs: dict[str, Any] = {
         "method": "put",
@@ -62,6 +65,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_404
 
+    if response.status_code == 412:
+        response_412 = Problem.from_dict(response.json())
+
+        return response_412
+
     if response.status_code == 413:
         response_413 = Problem.from_dict(response.json())
 
@@ -103,6 +111,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: ReplaceRequest,
+    if_match: None | str | Unset = UNSET,
 ) -> Response[Item | Problem]:
     """Replace the fields of an item
 
@@ -112,6 +121,8 @@ def sync_detailed(
     Args:
         user_id (str): a user id (a token subject)
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         body (ReplaceRequest):
 
     Raises:
@@ -126,6 +137,7 @@ def sync_detailed(
         user_id=user_id,
         content_id=content_id,
         body=body,
+        if_match=if_match,
     )
 
     response = client.get_httpx_client().request(
@@ -141,6 +153,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: ReplaceRequest,
+    if_match: None | str | Unset = UNSET,
 ) -> Item | Problem | None:
     """Replace the fields of an item
 
@@ -150,6 +163,8 @@ def sync(
     Args:
         user_id (str): a user id (a token subject)
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         body (ReplaceRequest):
 
     Raises:
@@ -165,6 +180,7 @@ def sync(
         content_id=content_id,
         client=client,
         body=body,
+        if_match=if_match,
     ).parsed
 
 
@@ -174,6 +190,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: ReplaceRequest,
+    if_match: None | str | Unset = UNSET,
 ) -> Response[Item | Problem]:
     """Replace the fields of an item
 
@@ -183,6 +200,8 @@ async def asyncio_detailed(
     Args:
         user_id (str): a user id (a token subject)
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         body (ReplaceRequest):
 
     Raises:
@@ -197,6 +216,7 @@ async def asyncio_detailed(
         user_id=user_id,
         content_id=content_id,
         body=body,
+        if_match=if_match,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -210,6 +230,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: ReplaceRequest,
+    if_match: None | str | Unset = UNSET,
 ) -> Item | Problem | None:
     """Replace the fields of an item
 
@@ -219,6 +240,8 @@ async def asyncio(
     Args:
         user_id (str): a user id (a token subject)
         content_id (str): "movie:550" or "tv:1396"
+        if_match (None | str | Unset): apply only if the list is at this version: "7" (the ETag of
+            a write), a page's ETag, or "*" (the list exists); 412 otherwise
         body (ReplaceRequest):
 
     Raises:
@@ -235,5 +258,6 @@ async def asyncio(
             content_id=content_id,
             client=client,
             body=body,
+            if_match=if_match,
         )
     ).parsed
