@@ -96,8 +96,13 @@ async def test_a_service_adds_pages_updates_and_batches_a_users_list(
         assert seen == titles[:23][::-1]
         assert len(wire.requests) - before == 3
 
-        # The conditional write of the If-Match work is not on this branch: a partial update instead.
-        updated = await service.update(user, titles[0], watched=True, rating=8, notes="for the team")
+        version = (await service.page(user)).version
+        with pytest.raises(WatchlistError) as stale:
+            await service.update(user, titles[0], watched=True, if_version=version - 1)
+        assert (stale.value.status, stale.value.code) == (412, 60008)  # design §10: nothing changed
+        updated = await service.update(
+            user, titles[0], watched=True, rating=8, notes="for the team", if_version=version
+        )
         assert (updated.watched, updated.rating, updated.notes) == (True, 8, "for the team")
         cleared = await service.update(user, titles[0], notes=None)
         assert (cleared.watched, cleared.rating, cleared.notes) == (True, 8, None)

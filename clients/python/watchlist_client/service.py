@@ -245,11 +245,17 @@ class WatchlistService:
         notes: str | Unset | None = UNSET,
         watched: bool | Unset = UNSET,
         rating: int | Unset | None = UNSET,
+        if_version: int | None = None,
     ) -> Item:
-        """Change the named fields of an item (``None`` clears notes or rating)."""
+        """Change the named fields of an item (``None`` clears notes or rating); with ``if_version``, only
+        while the list is at that version (``WatchlistError`` 412, code 60008, otherwise)."""
         body = PatchRequest(notes=notes, watched=watched, rating=rating)
         response = await user_patch_watchlist_item.asyncio_detailed(
-            user_id, content_id, client=self.client, body=body
+            user_id,
+            content_id,
+            client=self.client,
+            body=body,
+            if_match=UNSET if if_version is None else f'"{if_version}"',
         )
         return self._ok(response, Item)
 
