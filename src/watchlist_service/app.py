@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 from litestar import Litestar, MediaType, get
 from litestar.config.compression import CompressionConfig
@@ -29,6 +30,10 @@ from watchlist_service.resources import Root
 from watchlist_service.routes import READ
 from watchlist_service.security import auth_middleware
 from watchlist_service.watchlist.controller import MyWatchlistController, UserWatchlistController
+
+if TYPE_CHECKING:
+    from litestar.types import Middleware
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 
 @get(
@@ -75,11 +80,14 @@ class MetricsController(PrometheusController):
     include_in_schema = False
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    """Build the application for ``settings`` (read from the environment when omitted)."""
+def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter | None = None) -> Litestar:
+    """Build the application for ``settings`` (read from the environment when omitted); ``span_exporter``
+    replaces the OTLP exporter when tracing is on (tests)."""
     settings = settings or Settings()
     configure_logging(settings.log_level)
-    root = Root(settings)
+    root = Root(settings, span_exporter=span_exporter)
+    # Tracing, when on: the span is named after the route once the router found it (docs/design.md §13).
+    traced: list[Middleware] = [root.tracing.route_middleware] if root.tracing is not None else []
     prometheus = PrometheusConfig(
         app_name="watchlist",
         group_path=True,
@@ -109,6 +117,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Outer to inner: metrics, failed-authentication limit per IP, authentication, limit per user,
         # idempotency keys (scoped to the caller, on routes that declare them).
         middleware=[
+            *traced,
             prometheus.middleware,
             FailedAuthRateLimitMiddleware(root),
             auth_middleware(root),
@@ -143,6 +152,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # Outermost, around Litestar's own exception handling: so the request id and the access log also cover
     # answers made outside any route (unknown paths, authentication failures, CORS preflights).
     app.asgi_handler = RequestContextMiddleware(app.asgi_handler, access_log=settings.access_log)
+    if root.tracing is not None:
+        # Outside that: the request's span (the caller's traceparent continued) covers its access-log line.
+        app.asgi_handler = root.tracing.asgi(app.asgi_handler)
     _document_problems(app)
     root.attach(app)
     return app
