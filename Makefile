@@ -13,7 +13,7 @@ UV ?= $(or $(shell command -v uv),$(UV_HOME)/bin/uv)
 export UV
 SOURCES := src tools/src tests loadtests
 
-.PHONY: run test lint format bench loadtest lock cluster clean
+.PHONY: run test lint browser format bench loadtest lock cluster clean
 
 $(UV_HOME)/bin/uv:
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (python3.11 or newer on PATH)"; exit 1; }
@@ -32,8 +32,15 @@ run: $(STAMP)
 	$(BIN)/watchlist-dev run
 
 ## test: install if needed, lint, type-check, then the whole suite against throwaway mongod and redis
-test: $(STAMP) lint
+test: $(STAMP) lint browser
 	$(BIN)/pytest
+
+# The docs-page test (tests/integration/test_docs_ui.py) drives Debian's chromium: as root (CI), install it
+# when it is missing; otherwise that test is skipped with this hint.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ ! -x $(CHROMIUM) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
 
 lint: $(STAMP)
 	$(UV) lock --check

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 from http import HTTPStatus
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from litestar import Litestar, MediaType, get
 from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
+from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.handlers import HTTPRouteHandler
@@ -15,6 +18,8 @@ from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.router import Router
+from litestar.static_files import create_static_files_router
 
 from watchlist_service import __version__
 from watchlist_service.catalog.controller import CatalogController
@@ -74,6 +79,32 @@ def _document_problems(app: Litestar) -> None:
                 handler.responses = {**problems, **(handler.responses or {})}
 
 
+# Swagger UI's dist files, from the swagger-ui-py wheel, served next to the API description (public, as all of
+# /schema is: security.PUBLIC_PATHS), so the docs page loads nothing from a CDN.
+SWAGGER_ASSETS = "/schema/assets"
+
+
+def _swagger_ui() -> tuple[SwaggerRenderPlugin, Router]:
+    """The Swagger UI page on our own copy of its files, and the route that serves them."""
+    spec = importlib.util.find_spec("swagger_ui")  # located, not imported: its Flask/Tornado glue is unused
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the swagger-ui-py package (a dependency) is not installed")
+    static = Path(next(iter(spec.submodule_search_locations))) / "static"
+    plugin = SwaggerRenderPlugin(
+        js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+        css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+        standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
+        favicon=f"<link rel='icon' type='image/png' href='{SWAGGER_ASSETS}/favicon-32x32.png'>",
+    )
+    assets = create_static_files_router(
+        path=SWAGGER_ASSETS,
+        directories=[static],
+        name="swagger-assets",
+        cache_control=CacheControlHeader(public=True, max_age=86_400),
+    )
+    return plugin, assets
+
+
 class MetricsController(PrometheusController):
     """Prometheus exposition (text, for the scraper): not part of the API description."""
 
@@ -88,6 +119,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
     root = Root(settings, span_exporter=span_exporter)
     # Tracing, when on: the span is named after the route once the router found it (docs/design.md §13).
     traced: list[Middleware] = [root.tracing.route_middleware] if root.tracing is not None else []
+    swagger, swagger_assets = _swagger_ui()
     prometheus = PrometheusConfig(
         app_name="watchlist",
         group_path=True,
@@ -105,6 +137,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             ready,
             hello,
             MetricsController,
+            swagger_assets,
         ],
         lifespan=[root.lifespan],
         # What handlers are given, from the running app's resources (resources.py).
@@ -139,7 +172,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             version=__version__,
             description="My List: one list per user, cached pages, and a TMDb catalog proxy.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[swagger],
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
