@@ -3,23 +3,31 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import secrets
 import subprocess
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import httpx
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
 
-from tests.conftest import Backends, User, make_settings, serve_in_process
+from tests.conftest import Backends, User, make_settings, serve_in_process, start_server
 from tests.integration.catalog_support import FAST_TMDB, TMDB_TOKEN, FakeTmdb
 from watchlist_service.app import create_app
+from watchlist_service.config import Settings
 from watchlist_service.logging import RequestContextMiddleware
 from watchlist_service.resources import resources_of
+from watchlist_service.security import mint_token
 from watchlist_service.tracing import traces_url
 
 pytest_plugins = ["tests.integration.catalog_fixtures"]
@@ -177,3 +185,85 @@ def test_the_collector_url_gets_the_traces_path_once() -> None:
     assert traces_url("http://collector:4318") == "http://collector:4318/v1/traces"
     assert traces_url("http://collector:4318/") == "http://collector:4318/v1/traces"
     assert traces_url("https://otel.example/v1/traces") == "https://otel.example/v1/traces"
+
+
+class Collector(ThreadingHTTPServer):
+    """An OTLP/HTTP receiver on loopback: keeps every decoded export request sent to /v1/traces."""
+
+    def __init__(self) -> None:
+        self.received: list[ExportTraceServiceRequest] = []
+        self.paths: list[str] = []
+        super().__init__(("127.0.0.1", 0), _CollectorHandler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_port}"
+
+
+class _CollectorHandler(BaseHTTPRequestHandler):
+    server: Collector
+
+    def do_POST(self) -> None:  # the name http.server calls
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        self.server.paths.append(self.path)
+        self.server.received.append(request)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # http.server's signature
+        """Quiet."""
+
+
+@pytest.fixture
+def collector() -> Iterator[Collector]:
+    server = Collector()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_a_server_exports_its_spans_over_otlp_and_flushes_them_on_shutdown(
+    settings: Settings, collector: Collector, tmp_path: Path
+) -> None:
+    """docs/design.md §13: with WATCHLIST_OTEL_ENDPOINT, `watchlist-service serve` sends its spans to the
+    collector's /v1/traces (OTLP/HTTP, protobuf) under its service name; SIGTERM flushes what is left."""
+    server = start_server(
+        settings,
+        tmp_path,
+        WATCHLIST_OTEL_ENDPOINT=collector.url,
+        WATCHLIST_OTEL_SERVICE_NAME="watchlist-otlp-test",
+    )
+    trace_id = secrets.token_hex(16)
+    try:
+        token = {"Authorization": f"Bearer {mint_token(settings, f'otlp-{secrets.token_hex(4)}')}"}
+        traced = {**token, "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
+        assert httpx.get(f"{server.url}/v1/watchlist", headers=traced, timeout=10).status_code == 200
+    finally:
+        server.stop()  # SIGTERM: spans still waiting in the batch are flushed by the app's shutdown
+    assert collector.paths
+    assert set(collector.paths) == {"/v1/traces"}
+    spans = [
+        (resource_spans.resource, span)
+        for request in collector.received
+        for resource_spans in request.resource_spans
+        for scope_spans in resource_spans.scope_spans
+        for span in scope_spans.spans
+    ]
+    ours = [(resource, span) for resource, span in spans if span.trace_id.hex() == trace_id]
+    names = {span.name for _, span in ours}
+    assert "GET /v1/watchlist" in names, names
+    assert any(name.startswith("watchlist_test.") for name in names), names  # its MongoDB command
+    resource = ours[0][0]
+    attributes = {a.key: a.value.string_value for a in resource.attributes}
+    assert attributes["service.name"] == "watchlist-otlp-test"
