@@ -111,7 +111,9 @@ async def some_traffic(server: ManagedProcess, settings: Settings) -> None:
             for content_id in ("movie:550", "movie:603", "tv:1396"):
                 added = await client.post("/v1/watchlist", json={"contentId": content_id}, headers=headers)
                 assert added.status_code == 201, added.text
-                assert (await receive(ws))["event"] == "item.added"
+            # Events are best effort (a publish that times out is skipped and caught up by the next one), so
+            # the socket is only expected to get some message about the list.
+            assert (await receive(ws, wait_s=10))["event"] in ("item.added", "resync-required")
         for _ in range(3):
             assert (await client.get("/v1/watchlist", headers=headers)).status_code == 200
         assert (await client.get("/v1/movies/550", headers=headers)).status_code == 200
@@ -123,7 +125,6 @@ async def some_traffic(server: ManagedProcess, settings: Settings) -> None:
             await refused.recv()
     except (ConnectionClosed, InvalidStatus):
         pass
-    await asyncio.sleep(0.5)  # the change stream's invalidations of the adds
 
 
 async def scrape(server: ManagedProcess) -> dict[str, set[str]]:
@@ -153,7 +154,15 @@ async def test_every_metric_of_every_panel_is_in_a_real_scrape(
 ) -> None:
     """docs/operations.md#dashboards: each panel's metrics and grouping labels exist in /metrics."""
     await some_traffic(server, settings)
-    families = await scrape(server)
+    # The change stream's invalidations of the adds come a little after them: until they are counted.
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        families = await scrape(server)
+        not_exercised = sorted(name for name in EXERCISED if "__sample__" not in families.get(name, set()))
+        if not not_exercised or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    assert not not_exercised, f"the traffic produced no sample of {not_exercised}"
     missing: list[str] = []
     wrong_labels: list[str] = []
     used: set[str] = set()
@@ -179,8 +188,6 @@ async def test_every_metric_of_every_panel_is_in_a_real_scrape(
             wrong_labels.append(f"{title}: {sorted(asked - labels_of_query)} not on {names}")
     assert not missing, f"metrics the service does not export: {missing}"
     assert not wrong_labels, f"labels the metrics do not carry: {wrong_labels}"
-    not_exercised = sorted(name for name in EXERCISED if "__sample__" not in families.get(name, set()))
-    assert not not_exercised, f"the traffic produced no sample of {not_exercised}"
     # prometheus_client exposes each counter's and histogram's creation time as a family of its own.
     ours = {name for name in families if name.startswith("watchlist_") and not name.endswith("_created")}
     assert ours <= used, f"metrics on no panel: {sorted(ours - used)}"
