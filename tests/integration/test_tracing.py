@@ -103,13 +103,13 @@ async def test_one_trace_spans_the_request_mongodb_redis_and_tmdb(
     tmdb = [s for s in trace if scope_of(s) == "opentelemetry.instrumentation.httpx"]
     assert [s.name for s in mongo] == ["watchlist_test.findAndModify"]  # the one atomic update of the add
     assert redis, [s.name for s in trace]
-    assert len(tmdb) == 1, [s.name for s in tmdb]
+    assert tmdb, [s.name for s in trace]  # one call, or more when a slow attempt was retried
     assert all(s.kind == SpanKind.CLIENT and below_server(s) for s in [*mongo, *redis, *tmdb])
 
     # The TMDb request carried the trace on: the httpx span is the parent TMDb saw.
-    tmdb_context = tmdb[0].context
-    assert tmdb_context is not None
-    assert f"00-{trace_id}-{format(tmdb_context.span_id, '016x')}-01" in fake_tmdb.counters()["traceparents"]
+    seen_by_tmdb = set(fake_tmdb.counters()["traceparents"])
+    sent = {f"00-{trace_id}-{format(s.context.span_id, '016x')}-01" for s in tmdb if s.context is not None}
+    assert sent <= seen_by_tmdb, (sent, seen_by_tmdb)
 
     # The access-log line of the request names its trace and its server span.
     lines = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
