@@ -22,9 +22,9 @@ from watchlist_service.config import Settings
 from watchlist_service.infra.redis import scan_keys, user_tag_pattern
 from watchlist_service.portability.repository import EPOCH, ImportRepository
 from watchlist_service.resources import resources_of
-from watchlist_service.watchlist.portability import parse_file
-from watchlist_service.watchlist.repository import WatchlistRepository
 from watchlist_service.security import SCOPE_ERASE, SCOPE_READ_ANY, SCOPE_WRITE_ANY
+from watchlist_service.watchlist.portability import CSV_COLUMNS, parse_file
+from watchlist_service.watchlist.repository import WatchlistRepository
 
 pytest_plugins = ["tests.integration.catalog_fixtures"]
 
@@ -142,7 +142,8 @@ async def test_export_json_and_csv_equal_the_list(catalog_client: CatalogClientF
         assert other.status_code == 200
         assert other.json()["items"] == items
         empty = await client.get("/v1/watchlist/export", headers=new_user(client_settings(client)).headers)
-        assert empty.json()["items"] == [] and empty.headers["x-list-version"] == "0"
+        assert empty.json()["items"] == []
+        assert empty.headers["x-list-version"] == "0"
 
 
 def client_settings(client: httpx.AsyncClient) -> Settings:
@@ -167,7 +168,8 @@ async def test_export_then_import_reproduces_the_list(
         location = response.headers["location"]
         assert location == f"/v1/watchlist/imports/{response.json()['id']}"
         job = await wait_finished(client, location, target.headers)
-        assert job["state"] == "done" and job["format"] == "ours"
+        assert job["state"] == "done"
+        assert job["format"] == "ours"
         assert (job["total"], job["done"], job["counts"]["added"]) == (5, 5, 5)
         assert [r["row"] for r in job["rows"]] == [1, 2, 3, 4, 5]
         copied, version = await all_items(client, target)
@@ -189,7 +191,8 @@ async def test_letterboxd_csv_matches_by_title_and_year(
         response = await import_file(client, user, LETTERBOXD.encode(), "text/csv")
         assert response.status_code == 202, response.text
         job = await wait_finished(client, response.headers["location"], user.headers)
-        assert job["format"] == "letterboxd" and job["state"] == "done"
+        assert job["format"] == "letterboxd"
+        assert job["state"] == "done"
         rows = {r["row"]: r for r in job["rows"]}
         assert (rows[1]["outcome"], rows[1]["contentId"]) == ("added", "movie:550")
         assert (rows[2]["outcome"], rows[2]["contentId"]) == ("added", "movie:27205")
@@ -201,7 +204,8 @@ async def test_letterboxd_csv_matches_by_title_and_year(
         assert job["counts"] == {"added": 3, "existing": 1, "unmatched": 2, "ambiguous": 1, "full": 0}
         items, version = await all_items(client, user)
         assert [i["contentId"] for i in items] == ["movie:19995", "movie:27205", "movie:550"]  # newest first
-        assert items[0]["addedAt"] == "2020-01-06T12:00:00Z" and items[0]["title"] == "Avatar"
+        assert items[0]["addedAt"] == "2020-01-06T12:00:00Z"
+        assert items[0]["title"] == "Avatar"
         assert version == 3
 
 
@@ -226,7 +230,8 @@ async def test_trakt_json_adds_by_tmdb_id(catalog_client: CatalogClientFactory, 
         }
         items, _ = await all_items(client, user)
         assert [i["contentId"] for i in items] == ["movie:680", "tv:45"]
-        assert items[0]["title"] == "Pulp Fiction" and items[0]["addedAt"] == "2021-03-01T10:00:00Z"
+        assert items[0]["title"] == "Pulp Fiction"
+        assert items[0]["addedAt"] == "2021-03-01T10:00:00Z"
 
     async with catalog_client(list_cap=1) as client:
         other = new_user(client_settings(client))
@@ -275,8 +280,9 @@ async def test_bad_files_are_refused_whole(
 async def test_formulas_in_our_csv_are_refused(app_client: httpx.AsyncClient, user: User) -> None:
     """docs/design.md §11: our CSV export escapes formula prefixes; a file of ours with an unescaped one is
     refused (it was made elsewhere), naming the row and the column."""
-    header = "contentId,type,tmdbId,title,posterPath,releaseDate,metadataPending,addedAt,updatedAt,notes,watched,rating"
-    row = "movie:550,movie,550,Fight Club,,,false,2024-01-01T00:00:00Z,2024-01-01T00:00:00Z,\"=cmd|' /C calc'!A0\",false,"
+    header = ",".join(CSV_COLUMNS)
+    stamp = "2024-01-01T00:00:00Z"
+    row = f"movie:550,movie,550,Fight Club,,,false,{stamp},{stamp},\"=cmd|' /C calc'!A0\",false,"
     response = await import_file(app_client, user, f"{header}\n{row}\n".encode(), "text/csv")
     assert response.status_code == 400
     problem = response.json()
@@ -313,7 +319,8 @@ async def test_someone_elses_import_is_not_found(
     service = service_headers(settings, SCOPE_READ_ANY)
     job_id = location.rsplit("/", 1)[1]
     seen = await app_client.get(f"/v1/users/{user.id}/watchlist/imports/{job_id}", headers=service)
-    assert seen.status_code == 200 and seen.json()["total"] == 0
+    assert seen.status_code == 200
+    assert seen.json()["total"] == 0
 
 
 # --- resuming an abandoned job ---------------------------------------------------------------------------
@@ -347,7 +354,8 @@ async def test_a_job_whose_lease_expired_is_finished_by_another_worker(
         await repository.create(job_id, user.id, parsed.format, parsed.rows, owner="crashed-replica")
         await repository.intent(job_id, 0, ["movie:3"])
         first = parsed.rows[0]
-        assert first.content_id == "movie:1" and first.item is not None  # the oldest goes first
+        assert first.content_id == "movie:1"
+        assert first.item is not None
         lists = WatchlistRepository(database, cap=settings.list_cap, changes_kept=settings.changes_kept)
         await lists.add(user.id, first.item)  # the same guarded update as every add
         await database["imports"].update_one({"_id": job_id}, {"$set": {"leaseUntil": EPOCH}})
@@ -414,12 +422,17 @@ async def test_erase_removes_the_list_and_everything_derived(
         assert await database["imports"].find_one({"userId": user.id}) is None
         assert await database["import_rows"].find_one({"userId": user.id}) is None
         tickets = await scan_keys(redis, "realtime:ticket:*")
-        assert all(user.id.encode() not in (await redis.get(key) or b"") for key in tickets)
+        for key in tickets:
+            assert user.id.encode() not in (await redis.get(key) or b"")
 
         audit = [line for line in lines if line.get("audit") == "watchlist.erase"]
         assert len(audit) == 1
-        assert audit[0]["userId"] == user.id and audit[0]["items"] == 3 and audit[0]["importJobs"] == 1
-        assert audit[0]["redisKeys"] > 0 and audit[0]["tickets"] == 1 and audit[0]["complete"] is True
+        assert audit[0]["userId"] == user.id
+        assert audit[0]["items"] == 3
+        assert audit[0]["importJobs"] == 1
+        assert audit[0]["redisKeys"] > 0
+        assert audit[0]["tickets"] == 1
+        assert audit[0]["complete"] is True
         assert "secret note" not in json.dumps(audit[0])
 
         again = await app_client.delete(f"/v1/users/{user.id}/watchlist", headers=eraser)
