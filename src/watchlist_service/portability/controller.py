@@ -11,11 +11,18 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
 from litestar.handlers import HTTPRouteHandler
+from litestar.openapi import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
 from litestar.response import Stream
-from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT, HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
-from watchlist_service.errors import ImportTooLarge, InvalidImportFile, UnsupportedImportFormat
+from watchlist_service.errors import (
+    PROBLEM_JSON,
+    ImportTooLarge,
+    InvalidImportFile,
+    Problem,
+    UnsupportedImportFormat,
+)
 from watchlist_service.portability.erase import EraseService
 from watchlist_service.portability.export import ExportService
 from watchlist_service.portability.imports import ImportJob, ImportService
@@ -147,6 +154,14 @@ class _PortabilityRoutes(Controller):
         status_code=HTTP_202_ACCEPTED,
         opt=WRITE,
         request_max_body_size=None,  # the import's own limit (WATCHLIST_IMPORT_MAX_BYTES), checked as read
+        responses={
+            HTTP_415_UNSUPPORTED_MEDIA_TYPE: ResponseSpec(
+                data_container=Problem,
+                media_type=PROBLEM_JSON,
+                description="Unsupported Media Type",
+                generate_examples=False,
+            )
+        },
         response_headers=[
             ResponseHeader(name="Location", documentation_only=True, description="where to follow the import")
         ],
