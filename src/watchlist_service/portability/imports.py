@@ -246,6 +246,8 @@ class ImportService:
                     job = await self._repo.claim(self.owner)
                     if job is None:
                         break
+                    if job.id in self._tasks:
+                        continue  # ours already (its lease ran out while it was busy): it goes on
                     logger.info("import {} claimed (attempt {})", job.id, job.attempts)
                     self._start(job.id)
             except DatabaseUnavailable:
@@ -308,6 +310,14 @@ class ImportService:
             job = await self._repo.get(job_id)
             if job is None or job.owner != self.owner or job.state != "running":
                 raise LeaseLost
+            if job.format is ImportFormat.LETTERBOXD and self._movies is None:
+                # This replica has no catalog (a configuration other replicas may not share): leave the
+                # job to one that can match titles, rather than failing it. The lease is left to run out,
+                # so this replica does not claim it again at once.
+                logger.warning(
+                    "import {} needs the catalog, which this replica lacks; left to others", job_id
+                )
+                return
             if job.done >= job.total:
                 await self._repo.finish(job_id, "done")
                 logger.info("import {} done: {}", job_id, job.counts)
