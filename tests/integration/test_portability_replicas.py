@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import bearer, new_user, start_server
+from tests.conftest import bearer, new_user, server_env
 from tests.integration.catalog_support import TMDB_TOKEN, FakeTmdb
 from tests.integration.realtime_support import closed_with, open_socket, still_serving, subscribed
 from watchlist_dev.fake_tmdb import DEFAULT_CATALOG_PATH
-from watchlist_dev.processes import ManagedProcess
+from watchlist_dev.processes import ManagedProcess, free_port, start_api
 from watchlist_service.config import Settings
 from watchlist_service.security import SCOPE_ERASE
 
@@ -73,6 +73,11 @@ def _unique_titles(count: int) -> list[tuple[str, int]]:
     return found
 
 
+def _start(settings: Settings, log_dir: Path, env: dict[str, str]) -> ManagedProcess:
+    port = free_port()
+    return start_api(port, server_env(settings, **env), log_dir / f"server-{port}.log", timeout_s=30)
+
+
 async def _job(client: httpx.AsyncClient, location: str, headers: dict[str, str]) -> dict[str, Any]:
     response = await client.get(location, headers=headers)
     assert response.status_code == 200, response.text
@@ -103,7 +108,7 @@ async def test_an_import_whose_replica_is_killed_is_finished_by_another_with_not
     lines += [f"2020-01-01,{title},{year},https://boxd.it/{n}" for n, (title, year) in enumerate(films)]
     body = ("\n".join(lines) + "\n").encode()
     user = new_user(settings)
-    first = start_server(settings, tmp_path, **env)
+    first = _start(settings, tmp_path, env)
     second: ManagedProcess | None = None
     try:
         async with httpx.AsyncClient(base_url=first.url, timeout=10) as client:
@@ -121,7 +126,7 @@ async def test_an_import_whose_replica_is_killed_is_finished_by_another_with_not
         first.kill()  # SIGKILL: no lease given up, no step finished
         killed_at = job["done"]
 
-        second = start_server(settings, tmp_path, **env)
+        second = _start(settings, tmp_path, env)
         async with httpx.AsyncClient(base_url=second.url, timeout=10) as client:
             for _ in range(600):
                 job = await _job(client, location, user.headers)
