@@ -496,11 +496,13 @@ def _date(text: str) -> datetime | None:
 
 
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
+_APOSTROPHES = re.compile(r"['\u2019\u02bc]")
 
 
 def normalise_title(title: str) -> str:
-    """Titles compared as words: accents, case, punctuation and ``&``/``and`` do not matter."""
-    text = unicodedata.normalize("NFKD", title)
+    """Titles compared as words: accents, case, punctuation and ``&``/``and`` do not matter (apostrophes,
+    straight or curly, join their word: "Schindler's" is "schindlers")."""
+    text = _APOSTROPHES.sub("", unicodedata.normalize("NFKD", title))
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold().replace("&", " and ")
     return " ".join(_NOT_WORD.sub(" ", text).split())
 
