@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -12,6 +13,14 @@ from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 from litestar.params import PathParameter, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT, HTTP_415_UNSUPPORTED_MEDIA_TYPE
@@ -41,6 +50,35 @@ class ExportFormat(StrEnum):
 
     JSON = "json"
     CSV = "csv"
+
+
+@dataclass
+class _ExportOperation(Operation):
+    """The export's 200 in both of its media types (the handler streams bytes, which Litestar cannot type)."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if isinstance(ok, OpenAPIResponse):
+            ok.description = "every item of the list, as JSON (our export envelope) or CSV"
+            ok.content = {
+                "application/json": OpenAPIMediaType(schema=Schema(type=OpenAPIType.OBJECT)),
+                "text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
+            }
+
+
+@dataclass
+class _ImportOperation(Operation):
+    """The import's body: the file itself, read by the handler (it applies its own size limit)."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            description="our export (JSON or CSV), a Trakt watchlist (JSON) or a Letterboxd watchlist (CSV)",
+            required=True,
+            content={
+                "text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
+                "application/json": OpenAPIMediaType(schema=Schema()),
+            },
+        )
 
 
 def _operation_id(name: str) -> Any:
@@ -118,6 +156,7 @@ class _PortabilityRoutes(Controller):
     @get(
         "/export",
         operation_id=_operation_id("exportWatchlist"),
+        operation_class=_ExportOperation,
         opt=READ,
         response_headers=[
             ResponseHeader(
@@ -151,6 +190,7 @@ class _PortabilityRoutes(Controller):
     @post(
         "/imports",
         operation_id=_operation_id("importWatchlist"),
+        operation_class=_ImportOperation,
         status_code=HTTP_202_ACCEPTED,
         opt=WRITE,
         request_max_body_size=None,  # the import's own limit (WATCHLIST_IMPORT_MAX_BYTES), checked as read
