@@ -188,6 +188,7 @@ async def test_letterboxd_csv_matches_by_title_and_year(
     """docs/design.md §11: Letterboxd rows are matched by title and year; misspelt titles are unmatched,
     a title with several films of that name is ambiguous with its candidates."""
     async with catalog_client() as client:
+        assert (await all_items(client, user)) == ([], 0)  # a cached empty page, dropped by the import
         response = await import_file(client, user, LETTERBOXD.encode(), "text/csv")
         assert response.status_code == 202, response.text
         job = await wait_finished(client, response.headers["location"], user.headers)
@@ -207,6 +208,12 @@ async def test_letterboxd_csv_matches_by_title_and_year(
         assert items[0]["addedAt"] == "2020-01-06T12:00:00Z"
         assert items[0]["title"] == "Avatar"
         assert version == 3
+        changes = (await client.get("/v1/watchlist/changes?since=0", headers=user.headers)).json()
+        assert [(c["version"], c["op"], c["contentId"]) for c in changes["changes"]] == [
+            (1, "added", "movie:550"),
+            (2, "added", "movie:27205"),
+            (3, "added", "movie:19995"),
+        ]
 
 
 async def test_trakt_json_adds_by_tmdb_id(catalog_client: CatalogClientFactory, user: User) -> None:
@@ -451,3 +458,52 @@ async def test_erase_removes_the_list_and_everything_derived(
         logger.remove(sink)
         await redis.aclose()
         await mongo.close()
+
+
+async def test_erase_answers_503_when_redis_cannot_be_cleaned(
+    make_client: ClientFactory, settings: Settings, user: User
+) -> None:
+    """docs/design.md §11: without Redis the document still goes, and the answer says the erase must be
+    repeated (503 erase-incomplete, Retry-After); the service goes on serving."""
+    from watchlist_dev.processes import free_port
+
+    async with make_client(redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_timeout_ms=100) as client:
+        added = await client.post("/v1/watchlist", json={"contentId": "movie:1"}, headers=user.headers)
+        assert added.status_code == 201
+        eraser = service_headers(settings, SCOPE_ERASE)
+        response = await client.delete(f"/v1/users/{user.id}/watchlist", headers=eraser)
+        assert response.status_code == 503
+        assert (response.json()["code"], response.headers["retry-after"]) == (40007, "2")
+        page = (await client.get("/v1/watchlist", headers=user.headers)).json()
+        assert (page["items"], page["version"]) == ([], 0)
+        again = await client.post("/v1/watchlist", json={"contentId": "movie:2"}, headers=user.headers)
+        assert again.status_code == 201
+
+
+async def test_an_erase_stops_a_running_import(
+    catalog_client: CatalogClientFactory, settings: Settings, user: User
+) -> None:
+    """docs/design.md §11: erasing a list whose import is running ends the import: nothing is added after
+    the erase; while it ran, a second import was 409 import-in-progress."""
+    titles = [("Fight Club", 1999), ("Inception", 2010), ("Avatar", 2009), ("The Matrix", 1999)] * 75
+    rows = "".join(f"2020-01-01,{title},{year},u{n}\n" for n, (title, year) in enumerate(titles))
+    body = ("Date,Name,Year,Letterboxd URI\n" + rows).encode()
+    async with catalog_client(import_lookups_per_s=30) as client:
+        started = await import_file(client, user, body, "text/csv")
+        assert started.status_code == 202
+        second = await import_file(client, user, b"Name,Year\n", "text/csv")
+        assert (second.status_code, second.json()["code"]) == (409, 40006)
+        for _ in range(100):
+            job = (await client.get(started.headers["location"], headers=user.headers)).json()
+            if job["done"] > 0:
+                break
+            await asyncio.sleep(0.05)
+        eraser = service_headers(settings, SCOPE_ERASE)
+        assert (await client.delete(f"/v1/users/{user.id}/watchlist", headers=eraser)).status_code == 204
+        await asyncio.sleep(2.5)  # an import that went on would have added within this (a step: ~1.7 s)
+        page = (await client.get("/v1/watchlist", headers=user.headers)).json()
+        assert (page["items"], page["version"]) == ([], 0)
+        gone = await client.get(started.headers["location"], headers=user.headers)
+        assert gone.status_code == 404
+        fresh = await import_file(client, user, b"Name,Year\n", "text/csv")
+        assert fresh.status_code == 202  # a new import may start
