@@ -16,7 +16,13 @@ import pytest
 
 from tests.conftest import bearer, new_user, server_env
 from tests.integration.catalog_support import TMDB_TOKEN, FakeTmdb
-from tests.integration.realtime_support import closed_with, open_socket, still_serving, subscribed
+from tests.integration.realtime_support import (
+    closed_with,
+    open_socket,
+    receive_events,
+    still_serving,
+    subscribed,
+)
 from watchlist_dev.fake_tmdb import DEFAULT_CATALOG_PATH
 from watchlist_dev.processes import ManagedProcess, free_port, start_api
 from watchlist_service.config import Settings
@@ -162,3 +168,30 @@ async def test_an_unknown_erase_target_is_204(two_servers: list[ManagedProcess],
         response = await client.delete(f"/v1/users/nobody-{uuid.uuid4().hex}/watchlist", headers=eraser)
         assert response.status_code == 204
         assert response.elapsed.total_seconds() < 1.0
+
+
+async def test_imported_titles_reach_the_users_sockets_on_other_replicas(
+    two_servers: list[ManagedProcess], settings: Settings
+) -> None:
+    """docs/design.md §11: each title an import adds is an `item.added` event, in version order, on every
+    replica's sockets of that user (the replicas here have no TMDb: our own export needs none)."""
+    a, b = two_servers
+    source, user = new_user(settings), new_user(settings)
+    async with httpx.AsyncClient(base_url=a.url, timeout=10) as client:
+        for n in (11, 12, 13):
+            added = await client.post(
+                "/v1/watchlist", json={"contentId": f"movie:{n}"}, headers=source.headers
+            )
+            assert added.status_code == 201
+        exported = (await client.get("/v1/watchlist/export", headers=source.headers)).content
+        async with open_socket(b, user.headers) as on_b:
+            await subscribed(on_b)
+            headers = {**user.headers, "Content-Type": "application/json"}
+            response = await client.post("/v1/watchlist/imports", content=exported, headers=headers)
+            assert response.status_code == 202, response.text
+            events = await receive_events(on_b, 3, wait_s=10)
+        assert [(e["event"], e["version"], e["item"]["contentId"]) for e in events] == [
+            ("item.added", 1, "movie:11"),
+            ("item.added", 2, "movie:12"),
+            ("item.added", 3, "movie:13"),
+        ]
