@@ -507,3 +507,21 @@ async def test_an_erase_stops_a_running_import(
         assert gone.status_code == 404
         fresh = await import_file(client, user, b"Name,Year\n", "text/csv")
         assert fresh.status_code == 202  # a new import may start
+
+
+async def test_files_above_the_request_body_cap_are_imported(
+    app_client: httpx.AsyncClient, settings: Settings, user: User
+) -> None:
+    """docs/design.md §11: an import is held to WATCHLIST_IMPORT_MAX_BYTES, not to the 64 KiB body cap."""
+    stamp = "2024-01-01T00:00:00.000Z"
+    items = [
+        {"contentId": f"movie:{n}", "type": "movie", "tmdbId": n, "addedAt": stamp, "updatedAt": stamp,
+         "notes": "n" * 1_500}
+        for n in range(1, 151)
+    ]  # fmt: skip
+    body = json.dumps({"format": "watchlist-service.export", "items": items}).encode()
+    assert len(body) > settings.max_body_bytes * 3
+    response = await import_file(app_client, user, body, "application/json")
+    assert response.status_code == 202, response.text
+    job = await wait_finished(app_client, response.headers["location"], user.headers)
+    assert (job["state"], job["counts"]["added"]) == ("done", 150)
