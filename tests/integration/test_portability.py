@@ -20,6 +20,7 @@ from tests.conftest import ClientFactory, User, bearer, new_user
 from tests.integration.catalog_support import CatalogClientFactory
 from watchlist_service.config import Settings
 from watchlist_service.infra.redis import scan_keys, user_tag_pattern
+from watchlist_service.logging import request_id_var
 from watchlist_service.portability.repository import EPOCH, ImportRepository
 from watchlist_service.resources import resources_of
 from watchlist_service.security import SCOPE_ERASE, SCOPE_READ_ANY, SCOPE_WRITE_ANY
@@ -406,7 +407,10 @@ async def test_erase_removes_the_list_and_everything_derived(
     redis = Redis.from_url(settings.redis_url)
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
     lines: list[dict[str, Any]] = []
-    sink = logger.add(lambda message: lines.append(dict(message.record["extra"])), level="INFO")
+    sink = logger.add(  # what the JSON sink writes: the record's fields and the request's id
+        lambda message: lines.append({**message.record["extra"], "requestId": request_id_var.get()}),
+        level="INFO",
+    )
     try:
         assert await scan_keys(redis, user_tag_pattern(user.id))
         assert not (
@@ -434,6 +438,7 @@ async def test_erase_removes_the_list_and_everything_derived(
 
         audit = [line for line in lines if line.get("audit") == "watchlist.erase"]
         assert len(audit) == 1
+        assert audit[0]["requestId"] == "erase-1"
         assert audit[0]["userId"] == user.id
         assert audit[0]["items"] == 3
         assert audit[0]["importJobs"] == 1
