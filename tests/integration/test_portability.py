@@ -530,3 +530,38 @@ async def test_files_above_the_request_body_cap_are_imported(
     assert response.status_code == 202, response.text
     job = await wait_finished(app_client, response.headers["location"], user.headers)
     assert (job["state"], job["counts"]["added"]) == ("done", 150)
+
+
+def _published(outcome: str) -> float:
+    from watchlist_service.metrics import WS_PUBLISHED
+
+    return float(WS_PUBLISHED.labels(outcome)._value.get())
+
+
+async def test_an_upload_started_import_publishes_every_event_and_invalidates_every_step(
+    app_client: httpx.AsyncClient, user: User
+) -> None:
+    """docs/design.md §11: the job started by an upload runs outside that request, so the request's Redis
+    budget (§5) does not hold it back: every added title is published, every step invalidates the cache."""
+    stamp = "2024-01-01T00:00:00.000Z"
+    items = [
+        {"contentId": f"movie:{n}", "type": "movie", "tmdbId": n, "addedAt": stamp, "updatedAt": stamp}
+        for n in range(1, 161)
+    ]
+    body = json.dumps({"format": "watchlist-service.export", "items": items}).encode()
+    before = {outcome: _published(outcome) for outcome in ("ok", "error", "skipped")}
+    response = await import_file(app_client, user, body, "application/json")
+    assert response.status_code == 202
+    for _ in range(400):
+        job = (await app_client.get(response.headers["location"], headers=user.headers)).json()
+        # a page read between steps: cached, and dropped by the next step's invalidation
+        page = (await app_client.get("/v1/watchlist?limit=1", headers=user.headers)).json()
+        assert page["total"] >= job["counts"]["added"]
+        if job["state"] == "done":
+            break
+        await asyncio.sleep(0.02)
+    assert job["counts"]["added"] == 160
+    page = (await app_client.get("/v1/watchlist?limit=1", headers=user.headers)).json()
+    assert (page["total"], page["version"]) == (160, 160)
+    assert _published("ok") - before["ok"] == 160
+    assert (_published("error"), _published("skipped")) == (before["error"], before["skipped"])

@@ -100,7 +100,8 @@ class EraseService:
         keys = await self._delete_user_keys(user_id)
         with request_budget():
             tickets = await self._tickets.revoke(user_id, self._redis)
-        notified = await self._sockets.close_sockets(user_id) if self._sockets is not None else False
+        with request_budget():
+            notified = await self._sockets.close_sockets(user_id) if self._sockets is not None else False
         report = EraseReport(
             user_id=user_id,
             had_list=deleted is not None,

@@ -18,6 +18,7 @@ report and resume.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import secrets
 import socket
@@ -260,7 +261,9 @@ class ImportService:
                     await self._wake.wait()
 
     def _start(self, job_id: str) -> None:
-        task = asyncio.create_task(self._run(job_id))
+        # A context of its own: a job started by an upload must not inherit that request's context (its
+        # shared Redis budget would run out within the first step, and every later call would be skipped).
+        task = asyncio.create_task(self._run(job_id), context=contextvars.Context())
         self._tasks[job_id] = task
 
         def done(_: asyncio.Task[None]) -> None:
