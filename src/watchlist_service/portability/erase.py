@@ -1,10 +1,11 @@
 """Erasing a user's list and everything derived from it (docs/design.md §11).
 
-In order: the user's import jobs (so no import adds anything more), the page cache told that the list moves
-on (readers that saw the old ``ver`` cannot store a page any more), a pause long enough for reads and adds
-already under way to land, the list document, every Redis key under the user's hash tag (SCAN, on every
-node of a cluster), the user's unused socket tickets, and a message on the user's channel that makes every
-replica close that user's sockets with 4410. One audit line says what went, never what the list held.
+In order: the user's import jobs (so no import adds anything after the pause), the page cache told that
+the list moves on (readers that saw the old ``ver`` cannot store a page any more), a pause long enough for
+reads and adds already under way to land, the list document, every Redis key under the user's hash tag
+(SCAN, on every node of a cluster), the user's unused socket tickets, and a message on the user's channel
+that makes every replica close that user's sockets with 4410. One audit line says what went, never what the
+list held.
 """
 
 from __future__ import annotations

@@ -239,7 +239,7 @@ class ImportRepository:
         return result.matched_count == 1
 
     async def holds(self, job_id: str, owner: str) -> bool:
-        """Whether ``owner`` still holds the job's lease (checked before each add: an erased job stops)."""
+        """Whether ``owner`` still holds the job's lease (checked while adding: an erased job stops)."""
         async with database_errors():
             doc = await self._jobs.find_one({"_id": job_id, "owner": owner, "active": True}, {"_id": 1})
         return doc is not None
