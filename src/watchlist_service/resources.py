@@ -6,8 +6,9 @@ dependency providers: it holds the ``Resources`` of the running app. Nothing loo
 
 Start-up, in order: MongoDB (indexes ensured), the one Redis client (Cluster slot map loaded), the HTTP
 clients, the catalog, the realtime fan-out (pub/sub), the list service, the change-stream invalidator, the
-realtime hub, the metadata sweep; then readiness turns on and the signal handlers go in (SIGTERM: readiness
-off, drain, sockets closed with 1001, then the server's own shutdown). Shutdown runs the same list backwards.
+realtime hub, the import jobs and the eraser, the metadata sweep; then readiness turns on and the signal
+handlers go in (SIGTERM: readiness off, drain, sockets closed with 1001, then the server's own shutdown).
+Shutdown runs the same list backwards.
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ async def _open_portability(
     stack: AsyncExitStack,
     mongo: MongoClient,
     redis: RedisClient,
+    pipeliner: Pipeliner,
     lists: WatchlistRepository,
     page_cache: PageCache,
     events: ChannelsEventSink,
@@ -186,7 +188,7 @@ async def _open_portability(
         lists,
         page_cache,
         # Not held to a request's budget: an erase scans and deletes, each call within the socket timeout.
-        _guard(settings, redis, None, "erase", budget_ms=settings.redis_timeout_ms),
+        _guard(settings, redis, pipeliner, "erase", budget_ms=settings.redis_timeout_ms),
         imports=repository,
         tickets=tickets,
         sockets=events,
@@ -281,7 +283,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         await stack.enter_async_context(hub.running())
 
         imports, eraser = await _open_portability(
-            settings, stack, mongo, redis, repository, page_cache, events, catalog, hub.tickets
+            settings, stack, mongo, redis, pipeliner, repository, page_cache, events, catalog, hub.tickets
         )
 
         sweeper = asyncio.create_task(_sweep_pending_metadata(watchlist, settings.metadata_sweep_interval_s))

@@ -98,7 +98,7 @@ class TicketStore:
         """Delete the unused tickets of ``user_id`` (an erase, docs/design.md §11); how many, ``None`` when
         Redis could not be reached. Tickets are keyed by their hash, not by user (a ticket alone must find
         its key), so this scans them all: at most the tickets issued in the last ``ttl_s`` seconds."""
-        keys = await redis(lambda: scan_keys(redis.client, TICKET_KEY_PREFIX + "*"))
+        keys = await redis(lambda: scan_keys(redis.client, TICKET_KEY_PREFIX + "*"), force=True)
         if isinstance(keys, Unavailable):
             return None
         revoked = 0
