@@ -28,12 +28,17 @@ from watchlist_service.idempotency import IdempotencyMiddleware
 from watchlist_service.logging import RequestContextMiddleware, configure_logging
 from watchlist_service.metrics import LeanPrometheusMiddleware
 from watchlist_service.openapi import document
+from watchlist_service.portability.controller import (
+    ErasableUserWatchlistController,
+    MyPortabilityController,
+    UserPortabilityController,
+)
 from watchlist_service.ratelimit import FailedAuthRateLimitMiddleware, UserRateLimitMiddleware
 from watchlist_service.realtime.controller import RealtimeController
 from watchlist_service.resources import Root
 from watchlist_service.routes import READ
 from watchlist_service.security import auth_middleware
-from watchlist_service.watchlist.controller import MyWatchlistController, UserWatchlistController
+from watchlist_service.watchlist.controller import MyWatchlistController
 
 if TYPE_CHECKING:
     from litestar.types import Middleware
@@ -105,7 +110,9 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
     app = Litestar(
         route_handlers=[
             MyWatchlistController,
-            UserWatchlistController,
+            ErasableUserWatchlistController,  # UserWatchlistController and erase (docs/design.md §11)
+            MyPortabilityController,
+            UserPortabilityController,
             CatalogController,
             RealtimeController,
             live,
@@ -121,6 +128,9 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             "watchlist": Provide(lambda: root.resources.watchlist, sync_to_thread=False),
             "catalog": Provide(lambda: root.resources.catalog, sync_to_thread=False),
             "hub": Provide(lambda: root.resources.realtime, sync_to_thread=False),
+            "exporter": Provide(lambda: root.resources.exporter, sync_to_thread=False),
+            "imports": Provide(lambda: root.resources.imports, sync_to_thread=False),
+            "eraser": Provide(lambda: root.resources.eraser, sync_to_thread=False),
         },
         # Outer to inner: metrics, failed-authentication limit per IP, authentication, limit per user,
         # idempotency keys (scoped to the caller, on routes that declare them).

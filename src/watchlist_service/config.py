@@ -190,6 +190,32 @@ class Settings(BaseSettings):
         default=5.0, gt=0, le=60, description="how long a close frame may wait behind a full send buffer"
     )
 
+    # --- export, erase and import (docs/design.md §11)
+    import_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1_024,
+        le=100 * 1024 * 1024,
+        description="largest file an import takes (413)",
+    )
+    import_max_rows: int = Field(
+        default=100_000, ge=1, le=1_000_000, description="most rows an imported file may have (422)"
+    )
+    import_lease_s: float = Field(
+        default=30.0,
+        ge=1,
+        le=600,
+        description="a running import's lease; a replica that stops renewing it loses the job to another",
+    )
+    import_sweep_interval_s: float = Field(
+        default=10.0, gt=0, le=600, description="how often each replica looks for queued or abandoned imports"
+    )
+    import_lookups_per_s: float = Field(
+        default=10.0, gt=0, le=1_000, description="catalog lookups per second of one replica's imports"
+    )
+    import_keep_s: int = Field(
+        default=7 * 86_400, ge=60, description="how long an import and its per-row results are kept"
+    )
+
     @model_validator(mode="after")
     def _keys_match_algorithms(self) -> Settings:
         uses_hmac = any(a in HMAC_ALGORITHMS for a in self.jwt_algorithms)

@@ -274,3 +274,40 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     RecursionError: _recursion_handler,
     Exception: _unexpected_handler,
 }
+
+
+# --- export, erase and import (docs/design.md §11)
+
+
+class ImportInProgress(DomainError):
+    status, code, slug, title = 409, 40006, "import-in-progress", "An import of this list is in progress"
+
+
+class EraseIncomplete(DomainError):
+    status, code, slug, title, default_retry_after = (
+        503,
+        40007,
+        "erase-incomplete",
+        "The list is erased but derived data could not be reached",
+        2,
+    )
+
+
+class UnsupportedImportFormat(DomainError):
+    status, code, slug, title = 415, 60010, "unsupported-import-format", "Unsupported import format"
+
+
+class InvalidImportFile(DomainError):
+    status, code, slug, title = 400, 60011, "invalid-import-file", "The file cannot be imported"
+
+
+class ImportTooLarge(DomainError):
+    status, code, slug, title = 413, 60012, "import-too-large", "The file is too large to import"
+
+
+class ImportTooManyRows(DomainError):
+    status, code, slug, title = 422, 60013, "import-too-many-rows", "The file has too many rows"
+
+
+class ImportNotFound(DomainError):
+    status, code, slug, title = 404, 60014, "import-not-found", "No such import"

@@ -6,8 +6,9 @@ dependency providers: it holds the ``Resources`` of the running app. Nothing loo
 
 Start-up, in order: MongoDB (indexes ensured), the one Redis client (Cluster slot map loaded), the HTTP
 clients, the catalog, the realtime fan-out (pub/sub), the list service, the change-stream invalidator, the
-realtime hub, the metadata sweep; then readiness turns on and the signal handlers go in (SIGTERM: readiness
-off, drain, sockets closed with 1001, then the server's own shutdown). Shutdown runs the same list backwards.
+realtime hub, the import jobs and the eraser, the metadata sweep; then readiness turns on and the signal
+handlers go in (SIGTERM: readiness off, drain, sockets closed with 1001, then the server's own shutdown).
+Shutdown runs the same list backwards.
 
 Tracing (``WATCHLIST_OTEL_ENDPOINT``) is owned here too: ``Root`` builds its tracer provider (the app's
 middleware needs it), starts it before the clients are opened, hands it to each client to instrument, and
@@ -50,6 +51,10 @@ from watchlist_service.infra.redis import (
     pubsub_client,
     redis_client,
 )
+from watchlist_service.portability.erase import EraseService
+from watchlist_service.portability.export import ExportService
+from watchlist_service.portability.imports import ImportService
+from watchlist_service.portability.repository import ImportRepository
 from watchlist_service.ratelimit import RateLimits
 from watchlist_service.realtime.fanout import ChannelsEventSink, build_channels
 from watchlist_service.realtime.hub import RealtimeHub
@@ -89,6 +94,9 @@ class Resources:
     catalog: CatalogService
     watchlist: WatchlistService
     realtime: RealtimeHub
+    imports: ImportService
+    eraser: EraseService
+    exporter: ExportService
     readiness: Readiness = field(default_factory=Readiness)
 
 
@@ -156,6 +164,52 @@ async def _open_catalog(
         list_ttl_s=settings.tmdb_list_ttl_s,
         detail_ttl_s=settings.tmdb_detail_ttl_s,
     )
+
+
+async def _open_portability(
+    settings: Settings,
+    stack: AsyncExitStack,
+    mongo: MongoClient,
+    redis: RedisClient,
+    pipeliner: Pipeliner,
+    lists: WatchlistRepository,
+    page_cache: PageCache,
+    events: ChannelsEventSink,
+    catalog: CatalogService,
+    tickets: TicketStore,
+) -> tuple[ImportService, EraseService]:
+    """Import jobs (running and resumed here) and the eraser (docs/design.md §11)."""
+    repository = ImportRepository(
+        mongo[settings.mongodb_database], keep_s=settings.import_keep_s, lease_s=settings.import_lease_s
+    )
+    await repository.ensure_indexes()
+    configured = tmdb_configured(settings)
+    imports = ImportService(
+        repository,
+        lists,
+        page_cache,
+        events,
+        titles=catalog if configured else None,
+        movies=catalog if configured else None,
+        max_rows=settings.import_max_rows,
+        max_bytes=settings.import_max_bytes,
+        lease_s=settings.import_lease_s,
+        sweep_interval_s=settings.import_sweep_interval_s,
+        lookups_per_s=settings.import_lookups_per_s,
+    )
+    await stack.enter_async_context(imports.running())
+    eraser = EraseService(
+        lists,
+        page_cache,
+        # Not held to a request's budget: an erase scans and deletes, each call within the socket timeout.
+        _guard(settings, redis, pipeliner, "erase", budget_ms=settings.redis_timeout_ms),
+        imports=repository,
+        tickets=tickets,
+        sockets=events,
+        # Reads and adds already under way land within the MongoDB timeout plus the Redis budget.
+        settle_s=(settings.mongodb_timeout_ms + settings.redis_budget_ms) / 1000,
+    )
+    return imports, eraser
 
 
 async def _sweep_pending_metadata(service: WatchlistService, interval_s: float) -> None:
@@ -247,6 +301,10 @@ async def open_resources(settings: Settings, tracing: Tracing | None = None) -> 
         # Entered after Channels, so left before it: sockets are closed with 1001 while pub/sub still runs.
         await stack.enter_async_context(hub.running())
 
+        imports, eraser = await _open_portability(
+            settings, stack, mongo, redis, pipeliner, repository, page_cache, events, catalog, hub.tickets
+        )
+
         sweeper = asyncio.create_task(_sweep_pending_metadata(watchlist, settings.metadata_sweep_interval_s))
         stack.push_async_callback(_cancel, sweeper)
         yield Resources(
@@ -261,6 +319,9 @@ async def open_resources(settings: Settings, tracing: Tracing | None = None) -> 
             catalog=catalog,
             watchlist=watchlist,
             realtime=hub,
+            imports=imports,
+            eraser=eraser,
+            exporter=ExportService(repository),
         )
 
 

@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 
 SCOPE_READ_ANY = "watchlist:read:any"
 SCOPE_WRITE_ANY = "watchlist:write:any"
-SERVICE_SCOPES = frozenset({SCOPE_READ_ANY, SCOPE_WRITE_ANY})  # tokens of services, not of end users
+SCOPE_ERASE = "watchlist:erase"  # DELETE /v1/users/{userId}/watchlist (docs/design.md §11)
+SERVICE_SCOPES = frozenset(
+    {SCOPE_READ_ANY, SCOPE_WRITE_ANY, SCOPE_ERASE}
+)  # tokens of services, not end users
 REQUIRED_CLAIMS = ["exp", "iat", "sub"]
 VERIFIED_MAX = 10_000
 VERIFIED_TTL_S = 60.0
@@ -61,6 +64,12 @@ def require_access(principal: Principal, user_id: str, *, write: bool) -> None:
     """Raise ``Forbidden`` unless ``principal`` may read (or write) ``user_id``'s list."""
     if not principal.may_act_for(user_id, write=write):
         raise Forbidden("This token may not act for that user")
+
+
+def require_scope(principal: Principal, scope: str) -> None:
+    """Raise ``Forbidden`` unless the token carries ``scope`` (whoever it names: erase is for services)."""
+    if scope not in principal.scopes:
+        raise Forbidden(f"This token lacks the scope {scope}")
 
 
 class JwksCache:

@@ -163,6 +163,20 @@ class TmdbClient:
         params = {"query": query, "page": str(_check_page(page)), "include_adult": "false"}
         return await self._get("search", "/3/search/multi", params, deadline=deadline)
 
+    async def search_movie(
+        self, query: str, year: int | None, page: int, *, deadline: float
+    ) -> dict[str, Any]:
+        """One page of ``/3/search/movie``, narrowed to a release year when one is given (imports match
+        Letterboxd rows by title and year: docs/design.md §11)."""
+        if not query or len(query) > MAX_QUERY_LENGTH:
+            raise ValueError("the search query must have 1 to 200 characters")
+        params = {"query": query, "page": str(_check_page(page)), "include_adult": "false"}
+        if year is not None:
+            if not 1800 <= year <= 2200:
+                raise ValueError(f"not a release year: {year!r}")
+            params["year"] = str(year)
+        return await self._get("search", "/3/search/movie", params, deadline=deadline)
+
     def _backoff_s(self, attempt: int) -> float:
         ceiling = min(self._backoff_max_s, self._backoff_base_s * 2.0**attempt)
         jitter: float = random.uniform(0, ceiling / 2)

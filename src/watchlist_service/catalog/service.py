@@ -131,6 +131,21 @@ class CatalogService:
 
         return await self._walk(f"search\x00{text}", cursor, count, page_spec, EXTRA_SEARCH_PAGES)
 
+    async def search_movies(self, title: str, year: int | None) -> list[CatalogItem]:
+        """The first page of movies TMDb finds for ``title`` (released in ``year`` when given): what an import
+        matches a Letterboxd row against (docs/design.md §11). Cached like any search."""
+        text = normalize_query(title)
+        if not text or len(text) > MAX_QUERY_LENGTH:
+            return []
+        digest = hashlib.sha256(text.encode()).hexdigest()[:24]
+
+        async def fetch(deadline: float) -> TmdbPage:
+            return tmdb_page(await self._tmdb().search_movie(text, year, 1, deadline=deadline), "movie")
+
+        spec = Spec(f"search-movie:{digest}:{year or 0}:1", self._list_ttl_s, fetch, self._decoders["page"])
+        page: TmdbPage = await self._cache.get(spec)
+        return [item for item in page.items if item is not None]
+
     # --- specs -----------------------------------------------------------------------------------
 
     def _details_spec(self, kind: ContentKind, tmdb_id: int) -> Spec[Any]:

@@ -439,3 +439,25 @@ KEY_LAYOUTS: Final[tuple[KeyLayout, ...]] = (
 def layouts_of(key: str) -> list[KeyLayout]:
     """The rows of ``KEY_LAYOUTS`` that ``key`` matches (exactly one for every key the service writes)."""
     return [row for row in KEY_LAYOUTS if row.pattern.match(key)]
+
+
+_GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
+
+
+def user_tag_pattern(user_id: str) -> str:
+    """The SCAN pattern of every key of one user: ``{userId}:*``, glob characters of the id escaped (a
+    ``sub`` may hold ``*``, ``?``, ``[``, ``]`` and ``\\``)."""
+    return "{" + _GLOB_SPECIAL.sub(r"\\\1", user_id) + "}:*"
+
+
+async def scan_keys(client: RedisClient, pattern: str, *, count: int = 1_000) -> list[str]:
+    """Every key matching ``pattern`` (SCAN with MATCH: never KEYS, which blocks the server).
+
+    A Redis Cluster client scans every primary, so keys of one hash tag are found wherever their slot lives,
+    also while it migrates between nodes. Keys written during the scan may or may not be in the answer.
+    """
+    found = [
+        key.decode() if isinstance(key, bytes) else str(key)
+        async for key in client.scan_iter(match=pattern, count=count)
+    ]
+    return sorted(set(found))

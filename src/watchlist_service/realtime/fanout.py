@@ -29,6 +29,9 @@ CHANNEL_PREFIX = "watchlist:"
 # Markers share the queue with event payloads and are recognised by identity, never by value.
 PING = b"\x00ping"
 GAP = b"\x00gap"
+# Published on a user's channel when the list is erased: every replica closes that user's sockets (4410).
+# Compared by value (it comes from Redis); no JSON event starts with a NUL byte.
+LIST_ERASED = b"\x00erased"
 RECONNECT_MAX_S = 5.0
 _encode = msgspec.json.Encoder().encode
 
@@ -337,3 +340,12 @@ class ChannelsEventSink:
             logger.warning("publishing {} v{} failed", event.event, event.version)
             return
         WS_PUBLISHED.labels("ok").inc()
+
+    async def close_sockets(self, user_id: str) -> bool:
+        """Tell every replica to close the user's sockets (the list was erased); whether it was published."""
+        channel = channel_for(user_id)
+        published = await self._redis(
+            lambda: asyncio.wait_for(self._channels.wait_published(LIST_ERASED, channel), self._timeout_s),
+            force=True,
+        )
+        return not isinstance(published, Unavailable)

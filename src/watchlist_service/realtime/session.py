@@ -33,7 +33,7 @@ from msgspec import UNSET, UnsetType
 
 from watchlist_service.errors import DomainError, ResyncRequired, problem_body
 from watchlist_service.metrics import WS_MESSAGES
-from watchlist_service.realtime.fanout import GAP, PING, UserSubscriber
+from watchlist_service.realtime.fanout import GAP, LIST_ERASED, PING, UserSubscriber
 from watchlist_service.realtime.messages import (
     PING_MESSAGE,
     AddOp,
@@ -97,6 +97,7 @@ TRY_AGAIN_LATER = Close(1013, "try again later", "unavailable")
 BAD_REQUEST = Close(4400, "invalid since", "bad_request")
 UNAUTHENTICATED = Close(4401, "unauthenticated", "unauthenticated")
 TOKEN_EXPIRED = Close(4401, "token expired", "token_expired")
+LIST_ERASED_CLOSE = Close(4410, "list erased", "erased")
 
 
 class Session:
@@ -248,6 +249,9 @@ class Session:
                 return
             if item is PING:
                 await self._push_message(PING_MESSAGE, "ping")
+            elif item == LIST_ERASED:  # the list was erased (docs/design.md §11): drop what you hold
+                self.end(LIST_ERASED_CLOSE)
+                return
             elif item is GAP:
                 since = self.last if self.last is not None else self._floor
                 if since is not None:

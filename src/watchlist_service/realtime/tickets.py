@@ -19,7 +19,7 @@ import msgspec
 from msgspec import Struct
 
 from watchlist_service.errors import RealtimeUnavailable, Unauthenticated
-from watchlist_service.infra.redis import RedisGuard, Unavailable
+from watchlist_service.infra.redis import RedisGuard, Unavailable, scan_keys
 from watchlist_service.security import Principal, TokenVerifier
 
 TICKET_KEY_PREFIX = "realtime:ticket:"
@@ -93,6 +93,31 @@ class TicketStore:
         if stored.exp is not None and stored.exp <= time.time():
             return None
         return SocketIdentity(Principal(sub=stored.sub, scopes=frozenset(stored.scopes)), stored.exp)
+
+    async def revoke(self, user_id: str, redis: RedisGuard) -> int | None:
+        """Delete the unused tickets of ``user_id`` (an erase, docs/design.md §11); how many, ``None`` when
+        Redis could not be reached. Tickets are keyed by their hash, not by user (a ticket alone must find
+        its key), so this scans them all: at most the tickets issued in the last ``ttl_s`` seconds."""
+        keys = await redis(lambda: scan_keys(redis.client, TICKET_KEY_PREFIX + "*"), force=True)
+        if isinstance(keys, Unavailable):
+            return None
+        revoked = 0
+        for start in range(0, len(keys), 100):
+            batch = keys[start : start + 100]
+            values = await redis.commands(*(("GET", key) for key in batch))
+            if isinstance(values, Unavailable):
+                return None
+            mine = [
+                key
+                for key, raw in zip(batch, values, strict=True)
+                if isinstance(raw, bytes) and msgspec.json.decode(raw, type=_StoredTicket).sub == user_id
+            ]
+            if mine:
+                deleted = await redis.commands(*(("DEL", key) for key in mine))
+                if isinstance(deleted, Unavailable):
+                    return None
+                revoked += sum(int(n) for n in deleted)
+        return revoked
 
 
 async def authenticate(

@@ -644,3 +644,23 @@ class WatchlistRepository:
         """Raise ``DatabaseUnavailable`` unless the primary answers."""
         async with database_errors():
             await self._coll.database.command("ping")
+
+    # --- export and erase (docs/design.md §11)
+
+    async def snapshot(self, user_id: str) -> tuple[list[Item], int]:
+        """Every item (newest first) and the version, from one read of the document."""
+        async with database_errors():
+            doc = await self._coll.find_one({"_id": user_id}, {"_id": 0, ITEMS: 1, "version": 1})
+        if doc is None:
+            return [], 0
+        return _decode_items(doc.get(ITEMS, [])), int(doc["version"])
+
+    async def delete_list(self, user_id: str) -> tuple[int, int] | None:
+        """Delete the user's document; returns (items it held, its version), ``None`` when there was none."""
+        async with database_errors():
+            doc = await self._coll.find_one_and_delete(
+                {"_id": user_id}, projection={"_id": 0, "count": 1, "version": 1}
+            )
+        if doc is None:
+            return None
+        return int(doc.get("count", 0)), int(doc.get("version", 0))

@@ -4,6 +4,7 @@ from .add_request import AddRequest
 from .add_request_position import AddRequestPosition
 from .batch_request import BatchRequest
 from .batch_result import BatchResult
+from .candidate import Candidate
 from .catalog_item import CatalogItem
 from .catalog_item_type import CatalogItemType
 from .catalog_page import CatalogPage
@@ -13,9 +14,15 @@ from .change_op import ChangeOp
 from .changes import Changes
 from .company import Company
 from .contains_request import ContainsRequest
+from .export_format import ExportFormat
+from .export_watchlist_response_200 import ExportWatchlistResponse200
 from .field_error import FieldError
 from .genre import Genre
 from .health import Health
+from .import_counts import ImportCounts
+from .import_format import ImportFormat
+from .import_job import ImportJob
+from .import_job_state import ImportJobState
 from .item import Item
 from .item_type import ItemType
 from .list_watchlist_type_type_1 import ListWatchlistTypeType1
@@ -29,6 +36,8 @@ from .problem import Problem
 from .reorder_request import ReorderRequest
 from .reorder_result import ReorderResult
 from .replace_request import ReplaceRequest
+from .row_result import RowResult
+from .row_result_outcome import RowResultOutcome
 from .season import Season
 from .sort_order import SortOrder
 from .spoken_language import SpokenLanguage
@@ -36,6 +45,7 @@ from .stats import Stats
 from .ticket import Ticket
 from .tv_details import TvDetails
 from .tv_details_type import TvDetailsType
+from .user_export_watchlist_response_200 import UserExportWatchlistResponse200
 from .user_list_watchlist_type_type_1 import UserListWatchlistTypeType1
 from .user_list_watchlist_type_type_2_type_1 import UserListWatchlistTypeType2Type1
 from .user_list_watchlist_type_type_3_type_1 import UserListWatchlistTypeType3Type1
@@ -47,6 +57,7 @@ __all__ = (
     "AddRequestPosition",
     "BatchRequest",
     "BatchResult",
+    "Candidate",
     "CatalogItem",
     "CatalogItemType",
     "CatalogPage",
@@ -56,9 +67,15 @@ __all__ = (
     "Changes",
     "Company",
     "ContainsRequest",
+    "ExportFormat",
+    "ExportWatchlistResponse200",
     "FieldError",
     "Genre",
     "Health",
+    "ImportCounts",
+    "ImportFormat",
+    "ImportJob",
+    "ImportJobState",
     "Item",
     "ItemType",
     "ListWatchlistTypeType1",
@@ -72,6 +89,8 @@ __all__ = (
     "ReorderRequest",
     "ReorderResult",
     "ReplaceRequest",
+    "RowResult",
+    "RowResultOutcome",
     "Season",
     "SortOrder",
     "SpokenLanguage",
@@ -79,6 +98,7 @@ __all__ = (
     "Ticket",
     "TvDetails",
     "TvDetailsType",
+    "UserExportWatchlistResponse200",
     "UserListWatchlistTypeType1",
     "UserListWatchlistTypeType2Type1",
     "UserListWatchlistTypeType3Type1",
