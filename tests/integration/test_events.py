@@ -59,7 +59,8 @@ async def wait_active(*clients: httpx.AsyncClient, timeout_s: float = 10.0) -> h
 
 async def entries(redis: Redis, stream: str) -> list[CloudEvent]:
     """Every event in the stream, in stream order."""
-    return [decode(fields[b"event"]) for _, fields in await redis.xrange(stream)]
+    found: Any = await redis.xrange(stream)
+    return [decode(fields[b"event"]) for _, fields in found]
 
 
 async def events_of(
