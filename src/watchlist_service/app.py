@@ -28,7 +28,11 @@ from watchlist_service.realtime.controller import RealtimeController
 from watchlist_service.resources import Root
 from watchlist_service.routes import READ
 from watchlist_service.security import auth_middleware
-from watchlist_service.watchlist.controller import MyWatchlistController, UserWatchlistController
+from watchlist_service.watchlist.controller import (
+    MyWatchlistController,
+    TitleWatchersController,
+    UserWatchlistController,
+)
 
 
 @get(
@@ -91,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             MyWatchlistController,
             UserWatchlistController,
+            TitleWatchersController,
             CatalogController,
             RealtimeController,
             live,

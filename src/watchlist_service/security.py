@@ -63,6 +63,12 @@ def require_access(principal: Principal, user_id: str, *, write: bool) -> None:
         raise Forbidden("This token may not act for that user")
 
 
+def require_scope(principal: Principal, scope: str) -> None:
+    """Raise ``Forbidden`` unless the token carries ``scope`` (routes that read across users)."""
+    if scope not in principal.scopes:
+        raise Forbidden(f"This route needs a token with the {scope} scope")
+
+
 class JwksCache:
     """Signing keys from a JWKS URL, fetched asynchronously and cached; refreshed once on an unknown kid."""
 

@@ -15,9 +15,16 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from litestar.types import Scope
 
 from watchlist_service.routes import IDEMPOTENT_WRITE, READ, WRITE, RateClass, declared, facts, prefetched
-from watchlist_service.security import SUBJECT_PATTERN, Principal, require_access
+from watchlist_service.security import (
+    SCOPE_READ_ANY,
+    SUBJECT_PATTERN,
+    Principal,
+    require_access,
+    require_scope,
+)
 from watchlist_service.watchlist.schemas import (
     CONTENT_ID_RE,
+    WATCHERS_MAX,
     AddRequest,
     BatchRequest,
     BatchResult,
@@ -31,6 +38,7 @@ from watchlist_service.watchlist.schemas import (
     ReplaceRequest,
     SortOrder,
     Stats,
+    Watchers,
 )
 from watchlist_service.watchlist.service import WatchlistService, page_lookup
 
@@ -340,3 +348,30 @@ class UserWatchlistController(_WatchlistRoutes):
     path = "/v1/users/{user_id:str}/watchlist"
     tags = ["My List (service access)"]
     dependencies = {"target": Provide(provide_path_list, sync_to_thread=False)}
+
+
+WatchersCount = Annotated[int, QueryParameter(ge=1, le=WATCHERS_MAX, description="user ids per page")]
+WatchersCursor = Annotated[
+    str | None,
+    QueryParameter(max_length=512, description="`nextCursor` of the previous page; absent for the first"),
+]
+
+
+class TitleWatchersController(Controller):
+    """Across lists, for service tokens with ``watchlist:read:any``: who holds a title."""
+
+    path = "/v1/titles"
+    tags = ["Titles (service access)"]
+
+    @get("/{content_id:str}/watchers", operation_id="listTitleWatchers", opt=READ)
+    async def watchers(
+        self,
+        request: AppRequest,
+        watchlist: NamedDependency[WatchlistService],
+        content_id: PathContentId,
+        cursor: WatchersCursor = None,
+        count: WatchersCount = 100,
+    ) -> Watchers:
+        """The user ids whose list holds the title, ascending, cursor-paginated; needs watchlist:read:any."""
+        require_scope(request.user, SCOPE_READ_ANY)
+        return await watchlist.watchers(content_id, cursor=cursor, count=count)
