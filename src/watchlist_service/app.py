@@ -25,6 +25,7 @@ from watchlist_service.logging import RequestContextMiddleware, configure_loggin
 from watchlist_service.metrics import LeanPrometheusMiddleware
 from watchlist_service.ratelimit import FailedAuthRateLimitMiddleware, UserRateLimitMiddleware
 from watchlist_service.realtime.controller import RealtimeController
+from watchlist_service.recommendations.controller import RecommendationsController
 from watchlist_service.resources import Root
 from watchlist_service.routes import READ
 from watchlist_service.security import auth_middleware
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MyWatchlistController,
             UserWatchlistController,
             TitleWatchersController,
+            RecommendationsController,
             CatalogController,
             RealtimeController,
             live,
@@ -110,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "watchlist": Provide(lambda: root.resources.watchlist, sync_to_thread=False),
             "catalog": Provide(lambda: root.resources.catalog, sync_to_thread=False),
             "hub": Provide(lambda: root.resources.realtime, sync_to_thread=False),
+            "recommendations": Provide(lambda: root.resources.recommendations, sync_to_thread=False),
         },
         # Outer to inner: metrics, failed-authentication limit per IP, authentication, limit per user,
         # idempotency keys (scoped to the caller, on routes that declare them).

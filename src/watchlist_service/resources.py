@@ -57,6 +57,8 @@ from watchlist_service.ratelimit import RateLimits
 from watchlist_service.realtime.fanout import ChannelsEventSink, build_channels
 from watchlist_service.realtime.hub import RealtimeHub
 from watchlist_service.realtime.tickets import TicketStore
+from watchlist_service.recommendations.cache import RecommendationsCache
+from watchlist_service.recommendations.service import RecommendationService
 from watchlist_service.security import TokenVerifier
 from watchlist_service.watchlist.cache import PageCache
 from watchlist_service.watchlist.invalidator import ChangeStreamInvalidator
@@ -88,6 +90,7 @@ class Resources:
     catalog: CatalogService
     watchlist: WatchlistService
     realtime: RealtimeHub
+    recommendations: RecommendationService
     readiness: Readiness = field(default_factory=Readiness)
     events: EventRelay | None = None  # None: WATCHLIST_EVENTS_ENABLED=false
 
@@ -254,6 +257,16 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             invalidator = ChangeStreamInvalidator(repository, page_cache)
             await stack.enter_async_context(invalidator.running())
 
+        recommendations = RecommendationService(
+            repository,
+            catalog,
+            RecommendationsCache(
+                _guard(settings, redis, pipeliner, "recs"),
+                ttl_s=settings.recs_ttl_s,
+                stale_ttl_s=settings.recs_stale_ttl_s,
+            ),
+            seed_titles=settings.recs_seed_titles,
+        )
         events_relay = await _open_events(settings, stack, mongo, repository, redis, pipeliner)
 
         hub = RealtimeHub(
@@ -282,6 +295,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             catalog=catalog,
             watchlist=watchlist,
             realtime=hub,
+            recommendations=recommendations,
             events=events_relay,
         )
 

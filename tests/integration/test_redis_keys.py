@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from redis.asyncio import Redis
@@ -9,6 +10,7 @@ from redis.asyncio import Redis
 from tests.conftest import User
 from tests.integration.catalog_support import CatalogClientFactory, FakeTmdb
 from watchlist_service.infra.redis import KEY_LAYOUTS, layouts_of
+from watchlist_service.resources import resources_of
 
 pytest_plugins = ["tests.integration.catalog_fixtures"]
 
@@ -17,12 +19,22 @@ async def test_every_key_in_redis_has_one_row_in_the_key_table(
     catalog_client: CatalogClientFactory, fake_tmdb: FakeTmdb, tmdb_redis: Redis, user: User
 ) -> None:
     async with catalog_client() as client:
+        relay = resources_of(client._transport.app).events  # type: ignore[attr-defined]
+        assert relay is not None
+        # The first relay of a database publishes from where it opened its stream: let it open first.
+        await asyncio.wait_for(relay.active.wait(), 10)
         key = {"Idempotency-Key": uuid.uuid4().hex, **user.headers}
         assert (await client.post("/v1/watchlist", json={"contentId": "movie:550"}, headers=key)).status_code
         assert (await client.get("/v1/watchlist?type=movie&sort=title.asc", headers=user.headers)).is_success
         assert (await client.get("/v1/watchlist", headers=user.headers)).is_success
         assert (await client.get("/v1/movies?count=5", headers=user.headers)).is_success
         assert (await client.post("/v1/watchlist/events/ticket", headers=user.headers)).status_code == 201
+        assert (await client.get("/v1/watchlist/recommendations?count=3", headers=user.headers)).is_success
+        async with asyncio.timeout(10):  # the event relay publishes the add to the stream shortly after
+            while True:
+                if await tmdb_redis.exists("watchlist:events"):
+                    break
+                await asyncio.sleep(0.05)
         denied = await client.get("/v1/watchlist", headers={"Authorization": "Bearer not-a-token"})
         assert denied.status_code == 401
     # The whole session's Redis: whatever earlier tests wrote is checked too.
