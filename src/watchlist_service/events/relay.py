@@ -35,6 +35,8 @@ from watchlist_service.metrics import EVENTS_LAG, EVENTS_RELAYED
 from watchlist_service.watchlist.repository import ChangeStreamUnavailable, ListChange, StreamIdle
 
 MAX_BATCH: Final = 500
+# Under a steady stream of writes every getMore brings something, so no empty wait ends a batch: its age does.
+MAX_BATCH_AGE_S: Final = 0.05
 RETRY_S: Final = 0.5
 STOP_TIMEOUT_S: Final = 2.0
 
@@ -184,7 +186,9 @@ class EventRelay:
         batch: list[CloudEvent] = []
         lags: list[datetime] = []
         batch_token: Mapping[str, Any] | None = None
+        batch_started = 0.0
         stored = resume_after
+        loop = asyncio.get_running_loop()
         async with contextlib.aclosing(self._source.watch_list_changes(resume_after)) as changes:
             async for entry in changes:
                 if self._stopping:
@@ -198,10 +202,12 @@ class EventRelay:
                         item=entry.item,
                         item_version=entry.item_version,
                     )
+                    if not batch:
+                        batch_started = loop.time()
                     batch.append(event)
                     lags.append(event.time)
                     batch_token = entry.resume_token
-                    if len(batch) < self._max_batch:
+                    if len(batch) < self._max_batch and loop.time() - batch_started < MAX_BATCH_AGE_S:
                         continue
                 else:
                     if not self.active.is_set():
