@@ -222,6 +222,28 @@ async def test_a_consumer_group_that_restarts_gets_its_pending_events_then_new_o
     assert pending["pending"] == 0
 
 
+async def test_a_stream_redis_refuses_holds_the_position_until_it_takes_the_events(
+    make_client: ClientFactory, redis: Redis, stream: str, settings: Settings
+) -> None:
+    """docs/design.md §12: a failed append is retried and the position does not move past it: nothing is
+    lost while Redis refuses (here: the key is of the wrong type, so every XADD fails); the list still
+    serves meanwhile."""
+    user = new_user(settings)
+    async with make_client(events_stream=stream) as client:
+        relay = relay_of(client)
+        await wait_active(client)
+        await redis.set(stream, "not a stream")
+        await change(client, user, 1)
+        await asyncio.sleep(1.0)  # the relay tries, fails, retries
+        assert relay.published == 0
+        assert (await client.get("/v1/watchlist", headers=user.headers)).status_code == 200
+        await redis.delete(stream)
+        await events_of(redis, stream, {user.id}, 3)  # published once Redis takes them (after its breaker)
+        await change(client, user, 2)
+        events = await events_of(redis, stream, {user.id}, 6)
+    assert_in_version_order_once(events, {user.id: 6})
+
+
 @pytest.mark.slow
 async def test_events_tail_prints_events_with_a_group_and_acknowledges_them(
     make_client: ClientFactory, redis: Redis, stream: str, settings: Settings, tmp_path: Path

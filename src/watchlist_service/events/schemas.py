@@ -53,7 +53,7 @@ def event_type(op: str) -> str:
 
 
 def _json_safe(record: Mapping[str, Any]) -> dict[str, Any]:
-    safe = msgspec.to_builtins(dict(record), builtin_types=(datetime,))
+    safe = msgspec.to_builtins(dict(record))  # as it reads back: datetimes as RFC 3339 strings
     assert isinstance(safe, dict)
     return safe
 
