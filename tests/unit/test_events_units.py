@@ -145,3 +145,22 @@ def test_rank_by_votes_then_best_position_then_popularity_without_the_list() -> 
     assert [i.content_id for i in rank(lists, {"movie:3"}, 2)] == ["movie:1", "movie:5"]
     # Same votes, same best position: the more popular first.
     assert [i.content_id for i in rank([[b], [d]], set(), 2)] == ["movie:2", "movie:4"]
+
+
+def test_a_change_that_names_no_title_has_no_item() -> None:
+    """docs/design.md §12: ops are mapped generically; a reorder (stored with ``contentId: null`` on main)
+    becomes ``com.example.watchlist.item.reordered`` without an item."""
+    change = {
+        "documentKey": {"_id": "u4"},
+        "version": 8,
+        "currentVersion": 8,
+        "records": [{"op": "reordered", "contentId": None, "at": AT}],
+        "items": [],
+    }
+    (found,) = _list_changes(change, TOKEN)
+    assert found.item is None
+    event = cloud_event(
+        source="/s", user_id="u4", version=8, record=found.record, item=found.item, item_version=None
+    )
+    assert event.type == "com.example.watchlist.item.reordered"
+    assert event.data.content_id is None
