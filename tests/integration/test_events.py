@@ -8,6 +8,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from watchlist_service.events.relay import EventRelay
 from watchlist_service.events.schemas import CloudEvent, decode
 from watchlist_service.events.stream import Deduper, GroupReader
 from watchlist_service.resources import resources_of
+from watchlist_service.watchlist.schemas import Item
 
 SCHEMA = json.loads((REPO_ROOT / "docs" / "events.schema.json").read_text())
 
@@ -256,6 +258,28 @@ async def test_an_op_this_branch_does_not_know_is_published_by_its_name(
     assert reordered.data.content_id is None
     assert reordered.data.item is None
     jsonschema.validate(json.loads(json.dumps(_builtins(reordered))), SCHEMA)
+
+
+async def test_a_seeded_list_publishes_one_event_per_title(
+    make_client: ClientFactory, redis: Redis, stream: str, settings: Settings
+) -> None:
+    """docs/design.md §12: a list created whole (seeding: one insert, versions 1..N) is N events."""
+    user = new_user(settings)
+    now = datetime.now(UTC)
+    items = [
+        Item(content_id=f"movie:{n}", type="movie", tmdb_id=n, added_at=now, updated_at=now)
+        for n in (3, 2, 1)
+    ]
+    async with make_client(events_stream=stream) as client:
+        await wait_active(client)
+        await resources_of(client._transport.app).repository.insert_new_lists({user.id: items})  # type: ignore[attr-defined]
+        events = await events_of(redis, stream, {user.id}, 3)
+    assert [(e.data.version, e.data.content_id) for e in events] == [
+        (1, "movie:1"),
+        (2, "movie:2"),
+        (3, "movie:3"),
+    ]
+    assert all(e.data.item is not None and e.data.item.content_id == e.data.content_id for e in events)
 
 
 async def test_a_stream_redis_refuses_holds_the_position_until_it_takes_the_events(

@@ -63,6 +63,7 @@ def test_a_seeding_insert_gives_one_change_per_record_in_version_order() -> None
         (3, "movie:3"),
     ]
     assert all(c.item is not None and c.item.content_id == c.record["contentId"] for c in found)
+    assert [c.ends_event for c in found] == [False, False, True]  # the relay never stores a position inside
 
 
 def test_a_removal_has_no_item_and_an_update_without_a_record_is_no_change() -> None:

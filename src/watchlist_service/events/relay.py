@@ -207,6 +207,8 @@ class EventRelay:
                     batch.append(event)
                     lags.append(event.time)
                     batch_token = entry.resume_token
+                    if not entry.ends_event:
+                        continue  # its token is after all of the event's changes: never split one
                     if len(batch) < self._max_batch and loop.time() - batch_started < MAX_BATCH_AGE_S:
                         continue
                 else:

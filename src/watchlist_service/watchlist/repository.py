@@ -80,6 +80,9 @@ class ListChange:
     item: Item | None
     item_version: int | None
     resume_token: Mapping[str, Any]
+    # False for all but the last change of one stream event (a seeding insert holds several): a position
+    # stored after part of them would skip the rest.
+    ends_event: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +218,8 @@ def _list_changes(change: Document, token: Mapping[str, Any]) -> list[ListChange
         raw = items.get(str(record.get(storage.CONTENT_ID)))
         item = _decode_item(raw) if raw is not None and record.get("op") != "removed" else None
         item_version = int(current) if item is not None and isinstance(current, int) else None
-        found.append(ListChange(user_id, first + index, record, item, item_version, token))
+        last = index == len(records) - 1
+        found.append(ListChange(user_id, first + index, record, item, item_version, token, ends_event=last))
     return found
 
 
