@@ -9,23 +9,29 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE} AS builder
 # The uv that exports the lock; the Makefile bootstraps the same release (UV_VERSION).
 ARG UV_VERSION=0.13.9
+# Behind a TLS-inspecting proxy, the CA bundle the building machine trusts (a path inside the build, e.g. a
+# mounted file; `make image` passes the host's); empty, pip trusts its own bundle. Build stage only.
+ARG PIP_CERT=
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
-RUN python -m venv /opt/venv \
-    && python -m pip install --no-cache-dir "uv==${UV_VERSION}"
+# Tools in a venv of their own (a Debian base refuses pip installs into the system Python, PEP 668).
+RUN python3 -m venv /opt/tools \
+    && /opt/tools/bin/pip install --no-cache-dir "uv==${UV_VERSION}" \
+    && python3 -m venv /opt/venv
 # Runtime dependencies first, exactly as uv.lock pins them (hashes checked): this layer changes only with the
 # lock. --no-dev leaves out the dev group (and with it the dev tools of tools/); --no-emit-workspace leaves
 # out our own packages, installed from the wheel below. pip compiles the .pyc files here, because the
 # runtime root filesystem is read-only.
 COPY pyproject.toml uv.lock ./
 COPY tools/pyproject.toml ./tools/
-RUN uv export --frozen --no-dev --no-emit-workspace --format requirements-txt --quiet -o /tmp/requirements.txt \
+COPY clients/python/pyproject.toml ./clients/python/
+RUN /opt/tools/bin/uv export --frozen --no-dev --no-emit-workspace --format requirements-txt --quiet -o /tmp/requirements.txt \
     && /opt/venv/bin/pip install --no-cache-dir --require-hashes -r /tmp/requirements.txt
 # Then the service itself, the wheel CI builds with the same command; its dependencies are already there.
 COPY README.md ./
 COPY src ./src
-RUN python -m pip wheel --no-deps -w /wheels . \
+RUN /opt/tools/bin/python -m pip wheel --no-deps -w /wheels . \
     && /opt/venv/bin/pip install --no-cache-dir --no-deps /wheels/watchlist_service-*.whl \
     && /opt/venv/bin/pip check
 

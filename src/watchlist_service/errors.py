@@ -131,6 +131,25 @@ class MethodNotAllowed(DomainError):
     status, code, slug, title = 405, 60005, "method-not-allowed", "Method not allowed"
 
 
+class PreconditionFailed(DomainError):
+    """``If-Match`` names another version of the list; ``extra`` carries the current ``version``."""
+
+    status, code, slug, title = 412, 60008, "precondition-failed", "Precondition failed"
+
+    @classmethod
+    def at(cls, version: int) -> PreconditionFailed:
+        """The answer for a list now at ``version`` (in the body, and as the ``ETag`` to send next)."""
+        return cls(
+            f"The list is at version {version}", extra={"version": version}, headers={"ETag": f'"{version}"'}
+        )
+
+
+class PreconditionRequired(DomainError):
+    """A write that must be conditional (a reorder) came without ``If-Match``."""
+
+    status, code, slug, title = 428, 60009, "precondition-required", "Precondition required"
+
+
 class HttpError(DomainError):
     """Any other framework-level client error, with the framework's status."""
 

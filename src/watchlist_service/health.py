@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from litestar import Response, get
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.params import SkipValidation
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from msgspec import Struct
@@ -20,13 +22,38 @@ class Health(Struct, omit_defaults=True):
     redis: str | None = None
 
 
-@get("/v1/health/live", operation_id="live", tags=["Operations"], sync_to_thread=False)
+@get(
+    "/v1/health/live",
+    operation_id="live",
+    summary="Liveness probe",
+    tags=["Operations"],
+    sync_to_thread=False,
+)
 def live() -> Health:
     """The process is up and its event loop answers."""
     return Health(status="ok")
 
 
-@get("/v1/health/ready", operation_id="ready", tags=["Operations"])
+@get(
+    "/v1/health/ready",
+    operation_id="ready",
+    summary="Readiness probe",
+    tags=["Operations"],
+    responses={
+        HTTP_503_SERVICE_UNAVAILABLE: ResponseSpec(
+            Health,
+            description="Not ready: MongoDB does not answer (`unavailable`), or the process is draining "
+            "after SIGTERM (`stopping`); `Retry-After` says when to ask again",
+            generate_examples=False,
+            examples=[
+                Example(
+                    summary="MongoDB down",
+                    value={"status": "unavailable", "mongodb": "unavailable", "redis": "ok"},
+                )
+            ],
+        )
+    },
+)
 async def ready(
     # Not validated: a dataclass of clients is not a value msgspec could (or should) check.
     resources: NamedDependency[SkipValidation[Resources]],

@@ -1,8 +1,10 @@
 """What middleware needs to know about a route, declared on the route itself (its ``opt``), never guessed.
 
 Every API route declares its ``RouteFacts`` with ``opt=facts(...)``: the rate-limit class it counts against,
-whether it writes (service tokens need ``watchlist:write:any`` to act for another user), and whether it takes
-an ``Idempotency-Key``. Middleware reads the facts of the matched handler from the ASGI scope.
+whether it writes (service tokens need ``watchlist:write:any`` to act for another user), whether it takes
+an ``Idempotency-Key``, and the domain errors its handler can raise. Middleware reads the facts of the
+matched handler from the ASGI scope; the OpenAPI document (``openapi.py``) lists each operation's problem
+answers from them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from enum import StrEnum
 from typing import Any, Final
 
 from litestar.types import Scope
+
+from watchlist_service.errors import DomainError
 
 FACTS_KEY: Final = "watchlist_facts"
 PREFETCHED_KEY: Final = "watchlist_prefetched"
@@ -38,6 +42,9 @@ class RouteFacts:
     idempotent: bool = False
     # Read together with the rate-limit counter, in the same Redis call (a cached page costs one round trip).
     prefetch: Prefetch | None = None
+    # What the handler (its service) can raise; what the middleware in front of it can answer is added from
+    # the facts above and the handler's signature (openapi.py).
+    errors: tuple[type[DomainError], ...] = ()
 
 
 # A route that declares nothing is limited as a write: the stricter budget, never a silent free pass.
@@ -45,10 +52,15 @@ UNDECLARED: Final = RouteFacts(RateClass.WRITES, write=True)
 
 
 def facts(
-    rate: RateClass, *, write: bool = False, idempotent: bool = False, prefetch: Prefetch | None = None
+    rate: RateClass,
+    *,
+    write: bool = False,
+    idempotent: bool = False,
+    prefetch: Prefetch | None = None,
+    errors: tuple[type[DomainError], ...] = (),
 ) -> dict[str, Any]:
     """The ``opt`` of a route with these facts."""
-    return {FACTS_KEY: RouteFacts(rate, write=write, idempotent=idempotent, prefetch=prefetch)}
+    return {FACTS_KEY: RouteFacts(rate, write=write, idempotent=idempotent, prefetch=prefetch, errors=errors)}
 
 
 READ: Final = facts(RateClass.READS)

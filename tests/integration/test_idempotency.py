@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -69,10 +70,10 @@ async def test_a_concurrent_retry_is_409(
     original = service.add
     entered, release = asyncio.Event(), asyncio.Event()
 
-    async def slow_add(user_id: str, request: AddRequest) -> Item:
+    async def slow_add(user_id: str, request: AddRequest, **options: Any) -> tuple[Item, int]:
         entered.set()
         await release.wait()
-        return await original(user_id, request)
+        return await original(user_id, request, **options)
 
     headers = keyed(user)
     with monkeypatch.context() as patched:

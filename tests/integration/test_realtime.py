@@ -266,6 +266,83 @@ async def test_ops_sent_as_messages_answer_like_rest(
     await still_serving(b, user.headers, "movie:99")
 
 
+async def test_write_ops_take_if_match_and_reorders_reach_every_socket(
+    two_servers: list[ManagedProcess], settings: Settings
+) -> None:
+    """docs/design.md §7 and §10: a stale ``ifMatch`` answers REST's 412 problem and changes nothing; write
+    replies carry the new version; a reorder (socket or REST) is pushed as ``list.reordered`` and resumed from
+    the delta feed."""
+    a, b = two_servers
+    user = new_user(settings)
+    async with (
+        httpx.AsyncClient(base_url=a.url, timeout=10, headers=user.headers) as rest,
+        open_socket(b, user.headers) as ws,
+    ):
+        await subscribed(ws)
+        pushed: list[Message] = []
+        first, events = await request(ws, "add", contentId="movie:1", ifMatch=0)
+        pushed += events
+        assert (first["status"], first["version"]) == (201, 1)
+        second, events = await request(ws, "add", contentId="movie:2", position="bottom", ifMatch='"1"')
+        pushed += events
+        assert (second["status"], second["version"]) == (201, 2)
+
+        stale, events = await request(ws, "update", contentId="movie:1", watched=True, ifMatch=1)
+        pushed += events
+        rest_stale = await rest.patch(
+            "/v1/watchlist/movie:1", json={"watched": True}, headers={"If-Match": '"1"'}
+        )
+        assert stale["status"] == rest_stale.status_code == 412
+        assert stale["body"] == without_request_id(rest_stale.json())
+        assert (stale["body"]["code"], stale["body"]["version"]) == (60008, 2)
+        assert "version" not in {key for key in stale if key != "body"}  # nothing was written
+        for op, args in (("remove", {"contentId": "movie:1"}), ("reorder", {"contentIds": ["movie:2"]})):
+            refused, events = await request(ws, op, ifMatch="*" if op == "remove" else 1, **args)
+            pushed += events
+            if op == "remove":
+                assert (refused["status"], refused["version"]) == (204, 3)  # "*": the list exists
+            else:
+                assert (refused["status"], refused["body"]["version"]) == (412, 3)
+        required, events = await request(ws, "reorder", contentIds=["movie:2"])
+        pushed += events
+        assert (required["status"], required["body"]["code"]) == (428, 60009)
+        assert required["body"]["instance"] == "/v1/watchlist/order"
+
+        _, events = await request(ws, "add", contentId="movie:3")  # v4, on top
+        pushed += events
+        reordered, events = await request(ws, "reorder", contentIds=["movie:2", "tv:9"], ifMatch=4)
+        pushed += events
+        assert reordered["status"] == 200
+        assert reordered["body"] == {"updated": 1, "skipped": ["tv:9"], "version": 5}
+        assert reordered["version"] == 5
+        page, events = await request(ws, "list", sort="rank")
+        pushed += events
+        assert [i["contentId"] for i in page["body"]["items"]] == ["movie:2", "movie:3"]
+        assert page["body"] == (await rest.get("/v1/watchlist?sort=rank")).json()
+
+        # A REST reorder on the other replica reaches the socket.
+        rest_reorder = await rest.put(
+            "/v1/watchlist/order", json={"contentIds": ["movie:3"]}, headers={"If-Match": '"5"'}
+        )
+        assert rest_reorder.json() == {"updated": 1, "skipped": [], "version": 6}
+        while len(pushed) < 6:
+            pushed.append(await receive(ws))
+        assert [(e["event"], e["version"]) for e in pushed] == [
+            ("item.added", 1),
+            ("item.added", 2),
+            ("item.removed", 3),
+            ("item.added", 4),
+            ("list.reordered", 5),
+            ("list.reordered", 6),
+        ]
+        assert pushed[-1] == {"event": "list.reordered", "version": 6}
+    async with open_socket(b, user.headers, since=3) as resumed:
+        missed = await receive_events(resumed, 2)
+        # The feed keeps the latest reorder only.
+        assert [(m["event"], m["version"]) for m in missed] == [("item.added", 4), ("list.reordered", 6)]
+    await still_serving(b, user.headers, "movie:99")
+
+
 async def test_socket_ops_count_against_the_same_rate_limits_as_rest(
     settings: Settings, tmp_path: Path
 ) -> None:

@@ -131,3 +131,47 @@ async def test_interleaved_writes_are_never_read_stale(
         }
     assert stale == []
     assert final == model
+
+
+async def test_a_reorder_on_one_replica_is_seen_at_once_on_both_and_only_one_of_two_wins(
+    two_servers: list[ManagedProcess], settings: Settings
+) -> None:
+    """docs/design.md §10 and §5: a reorder answers after every replica's cached rank pages are dropped; two
+    reorders sent to two replicas with the same If-Match: one is applied, the other answers 412."""
+    user = new_user(settings)
+    a, b = (server.url for server in two_servers)
+    async with httpx.AsyncClient(timeout=30, headers=user.headers) as http:
+        ids = [f"movie:{n}" for n in range(1, 21)]
+        assert (await http.post(a + "/v1/watchlist/batch", json={"add": ids})).json()["version"] == 20
+
+        async def rank_order(url: str) -> list[str]:
+            page = (await http.get(url + "/v1/watchlist?sort=rank&limit=100")).json()
+            return [item["contentId"] for item in page["items"]]
+
+        for round_ in range(10):
+            version = 20 + round_
+            for url in (a, b):  # cached on both
+                await rank_order(url)
+            wanted = random.Random(round_).sample(ids, len(ids))
+            writer, other = (a, b) if round_ % 2 else (b, a)
+            response = await http.put(
+                writer + "/v1/watchlist/order",
+                json={"contentIds": wanted},
+                headers={"If-Match": f'"{version}"'},
+            )
+            assert response.json() == {"updated": 20, "skipped": [], "version": version + 1}
+            assert await rank_order(other) == wanted
+            assert await rank_order(writer) == wanted
+        contenders = await asyncio.gather(
+            *(
+                http.put(
+                    url + "/v1/watchlist/order", json={"contentIds": [cid]}, headers={"If-Match": '"30"'}
+                )
+                for url, cid in ((a, "movie:1"), (b, "movie:2"))
+            )
+        )
+        assert sorted(response.status_code for response in contenders) == [200, 412]
+        winner = next(r for r in contenders if r.status_code == 200).request.read()
+        first = "movie:1" if b"movie:1" in winner else "movie:2"
+        for url in (a, b):
+            assert (await rank_order(url))[0] == first

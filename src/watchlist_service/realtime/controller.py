@@ -12,10 +12,12 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.status_codes import HTTP_201_CREATED
 from msgspec import Struct
 
+from watchlist_service.errors import RealtimeUnavailable
+from watchlist_service.openapi import docs
 from watchlist_service.realtime.hub import RealtimeHub
 from watchlist_service.realtime.session import PeerGone
 from watchlist_service.realtime.tickets import SocketIdentity, token_expiry
-from watchlist_service.routes import READ
+from watchlist_service.routes import RateClass, facts
 from watchlist_service.security import Principal
 
 
@@ -85,7 +87,17 @@ class RealtimeController(Controller):
             since=query.get("since"),
         )
 
-    @post("/ticket", operation_id="createEventsTicket", status_code=HTTP_201_CREATED, opt=READ)
+    @post(
+        "/ticket",
+        operation_id="createEventsTicket",
+        summary="Get a ticket for the events socket",
+        description="A one-time ticket, valid for 30 s, for `WS /v1/watchlist/events?ticket=...`, where a "
+        "browser cannot set `Authorization`. 503 `realtime-unavailable` while Redis, which keeps the "
+        "tickets, is down.",
+        status_code=HTTP_201_CREATED,
+        opt=facts(RateClass.READS, errors=(RealtimeUnavailable,))
+        | docs(response={"ticket": "Zq3v9Kf0bTt2mW8xJc1yRg", "expiresIn": 30}),
+    )
     async def ticket(
         self, request: Request[Principal, str, State], hub: NamedDependency[RealtimeHub]
     ) -> Ticket:

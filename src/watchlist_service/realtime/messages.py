@@ -10,7 +10,7 @@ import re
 from typing import Annotated, Any, Literal
 
 import msgspec
-from msgspec import Meta, Struct
+from msgspec import UNSET, Meta, Struct, UnsetType
 
 from watchlist_service.errors import BodyTooLarge, InvalidRequest
 from watchlist_service.watchlist.schemas import (
@@ -18,9 +18,13 @@ from watchlist_service.watchlist.schemas import (
     Change,
     ContentId,
     ContentType,
+    IfMatch,
     ListEvent,
     PatchRequest,
+    ReorderRequest,
     SortOrder,
+    if_match_error,
+    parse_if_match,
 )
 
 RequestId = str | int
@@ -55,31 +59,42 @@ class ListArgs(Struct, rename="camel", forbid_unknown_fields=True):
 
 class AddOp(Struct, frozen=True):
     request: AddRequest
+    if_match: IfMatch | None = None
 
 
 class RemoveOp(Struct, frozen=True):
     content_id: str
+    if_match: IfMatch | None = None
 
 
 class UpdateOp(Struct, frozen=True):
     content_id: str
     patch: PatchRequest
+    if_match: IfMatch | None = None
+
+
+class ReorderOp(Struct, frozen=True):
+    request: ReorderRequest
+    if_match: IfMatch | None = None
 
 
 class ListOp(Struct, frozen=True):
     args: ListArgs
 
 
-Op = AddOp | RemoveOp | UpdateOp | ListOp
-OP_NAMES = ("add", "remove", "update", "list")
+Op = AddOp | RemoveOp | UpdateOp | ReorderOp | ListOp
+OP_NAMES = ("add", "remove", "update", "reorder", "list")
+WRITE_OPS = ("add", "remove", "update", "reorder")
 
 
 class Reply(Struct, rename="camel"):
-    """The answer to one op: the REST status and body (``null`` for 204)."""
+    """The answer to one op: the REST status and body (``null`` for 204), and after a successful write the
+    list's new ``version`` (what REST sends as the ``ETag``)."""
 
     request_id: RequestId | None
     status: int
     body: msgspec.Raw
+    version: int | UnsetType = UNSET
 
 
 class ResyncMessage(Struct, tag_field="event", tag="resync-required"):
@@ -107,13 +122,17 @@ def resync_message(version: int) -> bytes:
     return _encode(ResyncMessage(version=version))
 
 
-def reply_message(request_id: RequestId | None, status: int, body: bytes) -> bytes:
-    """``{"requestId", "status", "body"}`` around an already encoded body."""
-    return _encode(Reply(request_id=request_id, status=status, body=msgspec.Raw(body)))
+def reply_message(
+    request_id: RequestId | None, status: int, body: bytes, version: int | UnsetType = UNSET
+) -> bytes:
+    """``{"requestId", "status", "body", "version"?}`` around an already encoded body."""
+    return _encode(Reply(request_id=request_id, status=status, body=msgspec.Raw(body), version=version))
 
 
 def change_event(change: Change) -> ListEvent | None:
     """A delta-feed change as the event a live socket would have received for it."""
+    if change.op == "reordered":
+        return ListEvent(event="list.reordered", version=change.version)
     if change.op == "removed":
         return ListEvent(event="item.removed", version=change.version, content_id=change.content_id)
     if change.item is None:  # the feed only lacks the item when a later removal also is in the feed
@@ -176,11 +195,27 @@ def parse_op(document: Any) -> Op:
             extra={"errors": [{"field": "op", "message": f"one of {', '.join(OP_NAMES)}"}]},
         )
     args = {key: value for key, value in document.items() if key not in ("op", "requestId")}
+    if_match = _if_match(args.pop("ifMatch", None)) if name in WRITE_OPS else None
     if name == "add":
-        return AddOp(request=_convert(args, AddRequest))
+        return AddOp(request=_convert(args, AddRequest), if_match=if_match)
     if name == "remove":
-        return RemoveOp(content_id=_convert(args, RemoveArgs).content_id)
+        return RemoveOp(content_id=_convert(args, RemoveArgs).content_id, if_match=if_match)
     if name == "update":
         item = _convert({"contentId": args.pop("contentId", None)}, ItemArgs)
-        return UpdateOp(content_id=item.content_id, patch=_convert(args, PatchRequest))
+        return UpdateOp(content_id=item.content_id, patch=_convert(args, PatchRequest), if_match=if_match)
+    if name == "reorder":
+        return ReorderOp(request=_convert(args, ReorderRequest), if_match=if_match)
     return ListOp(args=_convert(args, ListArgs))
+
+
+def _if_match(value: object) -> IfMatch | None:
+    """An op's ``ifMatch``: a version (``7``), or a string that REST's ``If-Match`` would take."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return IfMatch(versions=frozenset({value}))
+    if isinstance(value, str):
+        return parse_if_match(value, field="ifMatch")
+    raise if_match_error(
+        "ifMatch", 'a version (a non-negative integer), "*" or entity tags such as "\\"7\\""'
+    )

@@ -29,6 +29,7 @@ from typing import Protocol
 
 import msgspec
 from loguru import logger
+from msgspec import UNSET, UnsetType
 
 from watchlist_service.errors import DomainError, ResyncRequired, problem_body
 from watchlist_service.metrics import WS_MESSAGES
@@ -39,6 +40,7 @@ from watchlist_service.realtime.messages import (
     ListOp,
     Op,
     RemoveOp,
+    ReorderOp,
     RequestId,
     UpdateOp,
     change_event,
@@ -343,29 +345,35 @@ class Session:
             instance = _instance(op)
             # Counted like the same REST request: a socket is no way around the rate limits.
             await self._count(_RATE_CLASSES[type(op)])
-            status, body = await self._execute(op)
+            status, body, version = await self._execute(op)
         except DomainError as error:
             if error.status >= 500:
                 logger.warning("{} {}: {}", error.status, error.slug, error.detail)
             problem = problem_body(error, instance)
             if error.retry_after is not None:
                 problem["retryAfter"] = error.retry_after  # what REST says in the Retry-After header
-            status, body = error.status, _encode(problem)
+            status, body, version = error.status, _encode(problem), UNSET
         except Exception:
             logger.exception("realtime op failed")
             unexpected = DomainError("The server could not answer this request")
-            status, body = unexpected.status, _encode(problem_body(unexpected, instance))
-        return reply_message(request_id, status, body)
+            status, body, version = unexpected.status, _encode(problem_body(unexpected, instance)), UNSET
+        return reply_message(request_id, status, body, version)
 
-    async def _execute(self, op: Op) -> tuple[int, bytes]:
+    async def _execute(self, op: Op) -> tuple[int, bytes, int | UnsetType]:
+        """The REST status and body of ``op``, and the list version after it when it is a write."""
         match op:
-            case AddOp(request=request):
-                return 201, _encode(await self._service.add(self.user_id, request))
-            case RemoveOp(content_id=content_id):
-                await self._service.remove(self.user_id, content_id)
-                return 204, b"null"
-            case UpdateOp(content_id=content_id, patch=patch):
-                return 200, _encode(await self._service.update(self.user_id, content_id, patch))
+            case AddOp(request=request, if_match=if_match):
+                item, version = await self._service.add(self.user_id, request, if_match=if_match)
+                return 201, _encode(item), version
+            case RemoveOp(content_id=content_id, if_match=if_match):
+                version = await self._service.remove(self.user_id, content_id, if_match=if_match)
+                return 204, b"null", version
+            case UpdateOp(content_id=content_id, patch=patch, if_match=if_match):
+                item, version = await self._service.update(self.user_id, content_id, patch, if_match=if_match)
+                return 200, _encode(item), version
+            case ReorderOp(request=request, if_match=if_match):
+                result = await self._service.reorder(self.user_id, request, if_match=if_match)
+                return 200, _encode(result), result.version
             case ListOp(args=args):
                 rendered = await self._service.page(
                     self.user_id,
@@ -375,7 +383,7 @@ class Session:
                         content_type=args.type, sort=args.sort, watched=args.watched, rated=args.rated
                     ),
                 )
-                return 200, rendered.body
+                return 200, rendered.body, UNSET
         raise AssertionError(op)  # pragma: no cover - the union is exhaustive
 
 
@@ -384,6 +392,7 @@ _RATE_CLASSES: dict[type[Op], RateClass] = {
     AddOp: RateClass.WRITES,
     RemoveOp: RateClass.WRITES,
     UpdateOp: RateClass.WRITES,
+    ReorderOp: RateClass.WRITES,
     ListOp: RateClass.READS,
 }
 
@@ -392,4 +401,6 @@ def _instance(op: Op) -> str:
     """The REST path of the same operation, so problem bodies are the ones REST would answer."""
     if isinstance(op, RemoveOp | UpdateOp):
         return f"{WATCHLIST_PATH}/{op.content_id}"
+    if isinstance(op, ReorderOp):
+        return f"{WATCHLIST_PATH}/order"
     return WATCHLIST_PATH

@@ -9,9 +9,10 @@ from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
+from watchlist_service.errors import CatalogUnavailable, DatabaseUnavailable
 from watchlist_service.recommendations.schemas import Recommendations
 from watchlist_service.recommendations.service import RecommendationService
-from watchlist_service.routes import CATALOG
+from watchlist_service.routes import RateClass, facts
 from watchlist_service.security import Principal
 
 AppRequest = Request[Principal, str, Any]
@@ -28,7 +29,12 @@ class RecommendationsController(Controller):
     @get(
         "/",
         operation_id="watchlistRecommendations",
-        opt=CATALOG,
+        summary="Recommend titles like the list's",
+        description="TMDb's recommendations for the list's most recently added titles, merged (a title "
+        "recommended for more of them ranks higher) without the titles already in the list; cached per list "
+        "version. While TMDb is down: the last good answer with `stale: true` and `X-Stale: true`, or 503 "
+        "`catalog-unavailable` when there is none.",
+        opt=facts(RateClass.CATALOG, errors=(CatalogUnavailable, DatabaseUnavailable)),
         response_headers=[
             ResponseHeader(
                 name=STALE_HEADER,

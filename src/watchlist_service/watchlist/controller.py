@@ -10,11 +10,25 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.openapi import ResponseSpec
+from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
 from litestar.types import Scope
 
-from watchlist_service.routes import IDEMPOTENT_WRITE, READ, WRITE, RateClass, declared, facts, prefetched
+from watchlist_service.errors import (
+    AlreadyInList,
+    DatabaseUnavailable,
+    Forbidden,
+    InvalidRequest,
+    ListFull,
+    NotInList,
+    PreconditionFailed,
+    PreconditionRequired,
+    ResyncRequired,
+    UnknownContent,
+)
+from watchlist_service.openapi import docs, header, layer_errors
+from watchlist_service.routes import RateClass, declared, facts, prefetched
 from watchlist_service.security import (
     SCOPE_READ_ANY,
     SUBJECT_PATTERN,
@@ -22,6 +36,7 @@ from watchlist_service.security import (
     require_access,
     require_scope,
 )
+from watchlist_service.watchlist import examples
 from watchlist_service.watchlist.schemas import (
     CONTENT_ID_RE,
     WATCHERS_MAX,
@@ -31,14 +46,18 @@ from watchlist_service.watchlist.schemas import (
     Changes,
     ContainsRequest,
     ContentType,
+    IfMatch,
     Item,
     ListView,
     Page,
     PatchRequest,
+    ReorderRequest,
+    ReorderResult,
     ReplaceRequest,
     SortOrder,
     Stats,
     Watchers,
+    parse_if_match,
 )
 from watchlist_service.watchlist.service import WatchlistService, page_lookup
 
@@ -60,6 +79,26 @@ RatedFilter = Annotated[
     bool | None, QueryParameter(description="only rated (true) or unrated (false) titles")
 ]
 Since = Annotated[int, QueryParameter(ge=0, description="the list version the client has")]
+# What the parser takes, for the OpenAPI document only: the parser checks it and names the header in a 400.
+IF_MATCH_PATTERN: Final = r'^(\*|\s*(W/)?"[!#-~]*"\s*(,\s*(W/)?"[!#-~]*"\s*)*)$'
+IfMatchHeader = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-Match",
+        schema_extra={"pattern": IF_MATCH_PATTERN},
+        description='apply only if the list is at this version: "7" (the ETag of a write), a page\'s ETag, '
+        'or "*" (the list exists); 412 otherwise',
+    ),
+]
+ReorderIfMatchHeader = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-Match",
+        schema_extra={"pattern": IF_MATCH_PATTERN},
+        description='required: the list version the order was read at, "7" (or a page\'s ETag, or "*"); '
+        "412 when it moved on, 428 without",
+    ),
+]
 
 
 def _operation_id(name: str) -> Any:
@@ -83,6 +122,27 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates or etag.removeprefix("W/") in candidates
 
 
+IF_NONE_MATCH: Final = header(
+    "If-None-Match", "the `ETag` of a page read before: 304 without a body while the page is unchanged"
+)
+
+
+def _precondition(value: str | None) -> IfMatch | None:
+    return None if value is None else parse_if_match(value)
+
+
+def _version_tag(version: int) -> dict[str, str]:
+    """The strong ``ETag`` of a write's answer: the list version after it (what ``If-Match`` takes)."""
+    return {"ETag": f'"{version}"'}
+
+
+WRITE_HEADERS: Final = [
+    ResponseHeader(
+        name="ETag",
+        documentation_only=True,
+        description='the list version after the write, e.g. "8": send it as If-Match on the next write',
+    ),
+]
 PAGE_HEADERS: Final = [
     ResponseHeader(
         name="Link",
@@ -207,8 +267,19 @@ class _WatchlistRoutes(Controller):
     @get(
         "/",
         operation_id=_operation_id("listWatchlist"),
-        opt=facts(RateClass.READS, prefetch=_page_prefetch),
+        summary="Read a page of the list",
+        description="One page of the list, newest first by default (`sort`), optionally only movies or TV "
+        "shows (`type`), watched or unwatched (`watched`), rated or unrated (`rated`). A page past the end "
+        "is 200 with no items. `Link` names the first, previous, next and last page of the same view; "
+        "`ETag` is the page at this list version: send it back as `If-None-Match` for a 304 without body.",
+        opt=facts(RateClass.READS, prefetch=_page_prefetch, errors=(DatabaseUnavailable,))
+        | docs(response=examples.PAGE, headers=[IF_NONE_MATCH]),
         response_headers=PAGE_HEADERS,
+        responses={
+            HTTP_304_NOT_MODIFIED: ResponseSpec(
+                None, description="Not modified: the page's `ETag` matches `If-None-Match`"
+            )
+        },
     )
     async def list_page(
         self,
@@ -244,21 +315,50 @@ class _WatchlistRoutes(Controller):
     @post(
         "/",
         operation_id=_operation_id("addToWatchlist"),
+        summary="Add a title to the list",
+        description="Adds a movie or TV show at the top of the list, with its title, poster and release date "
+        "from TMDb (`metadataPending` while TMDb cannot say, filled in later). 201 with the item and its "
+        "`Location`; 409 `already-in-list` carries the stored item; 409 `list-full` past the cap; 422 "
+        "`unknown-content` when TMDb says the title does not exist. Send an `Idempotency-Key` to retry "
+        "safely.",
         status_code=HTTP_201_CREATED,
-        opt=IDEMPOTENT_WRITE,
+        response_description="The item as stored",
+        opt=facts(
+            RateClass.WRITES,
+            write=True,
+            idempotent=True,
+            errors=(PreconditionFailed, AlreadyInList, ListFull, UnknownContent, DatabaseUnavailable),
+        )
+        | docs(
+            request=examples.ADD_REQUEST,
+            response=examples.ITEM,
+            problem_extra={AlreadyInList: examples.ALREADY_IN_LIST_EXTRA},
+        ),
+        response_headers=WRITE_HEADERS,
     )
     async def add(
         self,
         request: AppRequest,
         target: NamedDependency[ListTarget],
         data: JSONBody[AddRequest],
+        if_match: IfMatchHeader = None,
     ) -> Response[Item]:
         """Add a title; 409 ``already-in-list`` with the stored item when it is there already."""
-        item = await target.service.add(target.owner, data)
+        item, version = await target.service.add(target.owner, data, if_match=_precondition(if_match))
         location = request.url.path.rstrip("/") + "/" + item.content_id
-        return Response(content=item, status_code=HTTP_201_CREATED, headers={"Location": location})
+        headers = {"Location": location, **_version_tag(version)}
+        return Response(content=item, status_code=HTTP_201_CREATED, headers=headers)
 
-    @post("/contains", operation_id=_operation_id("watchlistContains"), status_code=HTTP_200_OK, opt=READ)
+    @post(
+        "/contains",
+        operation_id=_operation_id("watchlistContains"),
+        summary="Check which titles are in the list",
+        description="For up to 100 content ids, whether each is in the list (for badges on catalog "
+        "screens): one answer keyed by content id. Reads only, despite POST (the ids are a body).",
+        status_code=HTTP_200_OK,
+        opt=facts(RateClass.READS, errors=(DatabaseUnavailable,))
+        | docs(request=examples.CONTAINS_REQUEST, response=examples.CONTAINS_ANSWER),
+    )
     async def contains(
         self,
         target: NamedDependency[ListTarget],
@@ -270,28 +370,100 @@ class _WatchlistRoutes(Controller):
     @post(
         "/batch",
         operation_id=_operation_id("batchWatchlist"),
+        summary="Add and remove titles in one call",
+        description="Up to 100 adds and removes in all (import, sync): adds first, then removes, each one "
+        "atomic on its own. The answer says what each did (`added`, `existing`, `removed`, `notFound`, "
+        "`invalid`, `unknown`, `full`) and the list's version after the batch. Send an `Idempotency-Key` "
+        "to retry safely.",
         status_code=HTTP_200_OK,
-        opt=IDEMPOTENT_WRITE,
+        opt=facts(
+            RateClass.WRITES,
+            write=True,
+            idempotent=True,
+            errors=(
+                PreconditionFailed,
+                DatabaseUnavailable,
+            ),
+        )
+        | docs(request=examples.BATCH_REQUEST, response=examples.BATCH_RESULT),
+        response_headers=WRITE_HEADERS,
     )
     async def batch(
         self,
         target: NamedDependency[ListTarget],
         data: JSONBody[BatchRequest],
-    ) -> BatchResult:
+        if_match: IfMatchHeader = None,
+    ) -> Response[BatchResult]:
         """Up to 100 adds and removes in one call; reports what each did."""
-        return await target.service.batch(target.owner, data)
+        result = await target.service.batch(target.owner, data, if_match=_precondition(if_match))
+        return Response(content=result, headers=_version_tag(result.version))
 
-    @get("/changes", operation_id=_operation_id("watchlistChanges"), opt=READ)
+    @put(
+        "/order",
+        operation_id=_operation_id("reorderWatchlist"),
+        summary="Put titles in the user's own order",
+        description="Moves the named titles (1..1,000 content ids) to the top of the user's order "
+        "(`sort=rank`), in the order given; the others keep their order below them. `If-Match` is required "
+        "(428 without, 412 when the list moved on). The answer says how many titles were placed, which ids "
+        "were skipped (not in the list) and the version after it.",
+        status_code=HTTP_200_OK,
+        opt=facts(
+            RateClass.WRITES,
+            write=True,
+            errors=(PreconditionFailed, PreconditionRequired, DatabaseUnavailable),
+        )
+        | docs(
+            request=examples.REORDER_REQUEST,
+            response=examples.REORDER_RESULT,
+            problem_extra={PreconditionFailed: examples.PRECONDITION_FAILED_EXTRA},
+        ),
+        response_headers=WRITE_HEADERS,
+    )
+    async def reorder(
+        self,
+        target: NamedDependency[ListTarget],
+        data: JSONBody[ReorderRequest],
+        if_match: ReorderIfMatchHeader = None,
+    ) -> Response[ReorderResult]:
+        """Move the named titles to the top of the user's order (``sort=rank``); needs If-Match."""
+        result = await target.service.reorder(target.owner, data, if_match=_precondition(if_match))
+        return Response(content=result, headers=_version_tag(result.version))
+
+    @get(
+        "/changes",
+        operation_id=_operation_id("watchlistChanges"),
+        summary="Read what changed since a version",
+        description="Delta sync for apps that keep a copy: the latest state of each title changed after "
+        "list version `since` (`removed` entries are tombstones) and the version now. 410 "
+        "`resync-required` (with the list's `version`) when the feed no longer reaches back to `since`, "
+        "or `since` is ahead of the list: read the list again from page 1.",
+        opt=facts(RateClass.READS, errors=(ResyncRequired, DatabaseUnavailable))
+        | docs(response=examples.CHANGES, problem_extra={ResyncRequired: examples.RESYNC_EXTRA}),
+    )
     async def changes(self, target: NamedDependency[ListTarget], since: Since) -> Changes:
         """What changed since a version (latest state per title, tombstones); 410 when too old."""
         return await target.service.changes(target.owner, since)
 
-    @get("/stats", operation_id=_operation_id("watchlistStats"), opt=READ)
+    @get(
+        "/stats",
+        operation_id=_operation_id("watchlistStats"),
+        summary="Count the list",
+        description="Totals of the list: titles, movies, TV shows, watched, unwatched, rated, the average "
+        "rating, and the list version they were counted at.",
+        opt=facts(RateClass.READS, errors=(DatabaseUnavailable,)) | docs(response=examples.STATS),
+    )
     async def stats(self, target: NamedDependency[ListTarget]) -> Stats:
         """Totals by type, watched state and rating."""
         return await target.service.stats(target.owner)
 
-    @get("/{content_id:str}", operation_id=_operation_id("getWatchlistItem"), opt=READ)
+    @get(
+        "/{content_id:str}",
+        operation_id=_operation_id("getWatchlistItem"),
+        summary="Read one item of the list",
+        description="Whether a title is in the list, with its notes, watched state and rating: 200 with "
+        "the item, 404 `not-in-list` when it is not there.",
+        opt=facts(RateClass.READS, errors=(NotInList, DatabaseUnavailable)) | docs(response=examples.ITEM),
+    )
     async def get_item(
         self,
         target: NamedDependency[ListTarget],
@@ -300,39 +472,77 @@ class _WatchlistRoutes(Controller):
         """One item of the list; 404 ``not-in-list`` when it is not there."""
         return await target.service.get(target.owner, content_id)
 
-    @patch("/{content_id:str}", operation_id=_operation_id("patchWatchlistItem"), opt=WRITE)
+    @patch(
+        "/{content_id:str}",
+        operation_id=_operation_id("patchWatchlistItem"),
+        summary="Change some fields of an item",
+        description="Changes the fields the body names: `notes`, `watched`, `rating` (1..10); `null` "
+        "clears notes or rating, an absent field stays as it is. A patch that changes nothing leaves the "
+        "version alone; a patch that names no field is 400.",
+        opt=facts(RateClass.WRITES, write=True, errors=(PreconditionFailed, NotInList, DatabaseUnavailable))
+        | docs(request=examples.PATCH_REQUEST, response=examples.WATCHED_ITEM),
+        response_headers=WRITE_HEADERS,
+    )
     async def patch_item(
         self,
         target: NamedDependency[ListTarget],
         content_id: PathContentId,
         data: JSONBody[PatchRequest],
-    ) -> Item:
+        if_match: IfMatchHeader = None,
+    ) -> Response[Item]:
         """Change notes, watched or rating of an item; ``null`` clears notes or rating."""
-        return await target.service.update(target.owner, content_id, data)
+        item, version = await target.service.update(
+            target.owner, content_id, data, if_match=_precondition(if_match)
+        )
+        return Response(content=item, headers=_version_tag(version))
 
-    @put("/{content_id:str}", operation_id=_operation_id("replaceWatchlistItem"), opt=WRITE)
+    @put(
+        "/{content_id:str}",
+        operation_id=_operation_id("replaceWatchlistItem"),
+        summary="Replace the fields of an item",
+        description="Sets `notes`, `watched` and `rating` of an item all at once; an omitted field is "
+        "cleared (no notes, not watched, no rating).",
+        opt=facts(RateClass.WRITES, write=True, errors=(PreconditionFailed, NotInList, DatabaseUnavailable))
+        | docs(request=examples.REPLACE_REQUEST, response=examples.WATCHED_ITEM),
+        response_headers=WRITE_HEADERS,
+    )
     async def replace_item(
         self,
         target: NamedDependency[ListTarget],
         content_id: PathContentId,
         data: JSONBody[ReplaceRequest],
-    ) -> Item:
+        if_match: IfMatchHeader = None,
+    ) -> Response[Item]:
         """Replace notes, watched and rating of an item (an omitted field is cleared)."""
-        return await target.service.replace(target.owner, content_id, data)
+        item, version = await target.service.replace(
+            target.owner, content_id, data, if_match=_precondition(if_match)
+        )
+        return Response(content=item, headers=_version_tag(version))
 
     @delete(
         "/{content_id:str}",
         operation_id=_operation_id("removeFromWatchlist"),
+        summary="Remove a title from the list",
+        description="Removes the title: 204 without a body, 404 `not-in-list` when it is not there (a "
+        "retried remove that already succeeded answers 404 too).",
         status_code=HTTP_204_NO_CONTENT,
-        opt=WRITE,
+        opt=facts(RateClass.WRITES, write=True, errors=(PreconditionFailed, NotInList, DatabaseUnavailable)),
+        # Documented without a body: Litestar would describe Response[None] as JSON `null`.
+        responses={
+            HTTP_204_NO_CONTENT: ResponseSpec(
+                data_container=None, description='Removed; `ETag` is the list version after it, e.g. "8"'
+            )
+        },
     )
     async def remove(
         self,
         target: NamedDependency[ListTarget],
         content_id: PathContentId,
-    ) -> None:
+        if_match: IfMatchHeader = None,
+    ) -> Response[None]:
         """Remove a title; 404 ``not-in-list`` when it is not there."""
-        await target.service.remove(target.owner, content_id)
+        version = await target.service.remove(target.owner, content_id, if_match=_precondition(if_match))
+        return Response(content=None, status_code=HTTP_204_NO_CONTENT, headers=_version_tag(version))
 
 
 class MyWatchlistController(_WatchlistRoutes):
@@ -347,6 +557,8 @@ class UserWatchlistController(_WatchlistRoutes):
 
     path = "/v1/users/{user_id:str}/watchlist"
     tags = ["My List (service access)"]
+    # provide_path_list: 403 unless the token is the user's own or has the scope (docs/design.md §1).
+    opt = layer_errors(Forbidden)
     dependencies = {"target": Provide(provide_path_list, sync_to_thread=False)}
 
 
@@ -363,7 +575,15 @@ class TitleWatchersController(Controller):
     path = "/v1/titles"
     tags = ["Titles (service access)"]
 
-    @get("/{content_id:str}/watchers", operation_id="listTitleWatchers", opt=READ)
+    @get(
+        "/{content_id:str}/watchers",
+        operation_id="listTitleWatchers",
+        summary="List the users who hold a title",
+        description="The ids of the users whose list holds the title, ascending, `count` at a time; "
+        "`nextCursor` continues the walk (keyset: a user who holds the title throughout is answered "
+        "once). Needs a token with `watchlist:read:any` (403 otherwise).",
+        opt=facts(RateClass.READS, errors=(Forbidden, InvalidRequest, DatabaseUnavailable)),
+    )
     async def watchers(
         self,
         request: AppRequest,

@@ -6,6 +6,7 @@ Structs, mapped from the stored ones.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,15 +18,23 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
-from watchlist_service.errors import AlreadyInList, DatabaseUnavailable, ListFull, NotInList
+from watchlist_service.errors import (
+    AlreadyInList,
+    DatabaseUnavailable,
+    ListFull,
+    NotInList,
+    PreconditionFailed,
+)
 from watchlist_service.infra.mongo import MongoDocument, database_errors
 from watchlist_service.watchlist import storage
-from watchlist_service.watchlist.schemas import Change, Item, ListView, SortOrder, Stats
+from watchlist_service.watchlist.schemas import Change, IfMatch, Item, ListView, Position, SortOrder, Stats
 from watchlist_service.watchlist.storage import (
+    ADDED_AT,
     CHANGES,
     ITEM_CONTENT_ID,
     ITEM_PENDING,
     ITEMS,
+    RANK,
     StoredChange,
     StoredList,
     decode_item,
@@ -42,6 +51,7 @@ _SORT_KEYS: dict[SortOrder, dict[str, int]] = {
     SortOrder.TITLE_ASC: {"title": 1, "addedAt": -1},
     SortOrder.RELEASE_DESC: {"releaseDate": -1, "addedAt": -1},
     SortOrder.RATING_DESC: {"rating": -1, "addedAt": -1},  # a missing rating sorts below any number
+    SortOrder.RANK: {RANK: -1, "addedAt": -1},  # ranks are unique; items without one (older) come last
 }
 
 
@@ -191,6 +201,34 @@ def _decode_items(raw: object) -> list[Item]:
     return [to_api(stored) for stored in decode_items(raw)]
 
 
+def _guard(if_match: IfMatch | None) -> Document:
+    """The filter condition under which an update may apply: the precondition, in the same atomic update.
+    ``*`` adds none (the ``_id`` match already needs the document)."""
+    if if_match is None or if_match.any:
+        return {}
+    versions = sorted(if_match.versions)
+    return {"version": versions[0] if len(versions) == 1 else {"$in": versions}}
+
+
+def _reordered_ranks(entries: list[Document], content_ids: list[str]) -> tuple[list[int] | None, list[str]]:
+    """The ranks (by array position) that put ``content_ids`` on top in that order and keep the others'
+    order below them, and the named ids that are in the list; ``None`` when the order would not change."""
+    position = {entry[storage.CONTENT_ID]: index for index, entry in enumerate(entries)}
+    placed = [content_id for content_id in dict.fromkeys(content_ids) if content_id in position]
+    # The order `sort=rank` shows: highest rank first, unranked last, newest first among equals.
+    current = sorted(range(len(entries)), key=lambda index: entries[index][ADDED_AT], reverse=True)
+    current.sort(key=lambda index: (entries[index].get(RANK) is None, -(entries[index].get(RANK) or 0)))
+    chosen = set(placed)
+    wanted = [position[content_id] for content_id in placed]
+    wanted += [index for index in current if entries[index][storage.CONTENT_ID] not in chosen]
+    if wanted == current:
+        return None, placed
+    ranks = [0] * len(entries)
+    for place, index in enumerate(wanted):
+        ranks[index] = len(entries) - 1 - place
+    return ranks, placed
+
+
 def _item_of(doc: Document, content_id: str) -> Item:
     """The entry ``content_id`` of a document read with an ``$elemMatch`` projection.
 
@@ -230,6 +268,7 @@ class WatchlistRepository:
         self._coll: AsyncCollection[Document] = database[storage.COLLECTION]
         self._cap = cap
         self._changes_kept = changes_kept
+        self._last_rank = 0
 
     async def ensure_indexes(self) -> None:
         """Create the collection's indexes (``storage.INDEXES``) where they are missing; run at start-up."""
@@ -247,9 +286,20 @@ class WatchlistRepository:
         record = storage.encode(StoredChange(op=op, content_id=content_id, at=at))
         return {"$each": [record], "$slice": -self._changes_kept}
 
-    async def add(self, user_id: str, item: Item) -> int:
-        """Prepend ``item`` unless it is already there or the list is full; returns the new version."""
-        stored = storage.encode(from_api(item))
+    def _next_rank(self) -> int:
+        """A rank above every one this process gave before: the clock in microseconds, never repeated."""
+        self._last_rank = max(time.time_ns() // 1000, self._last_rank + 1)
+        return self._last_rank
+
+    async def add(
+        self, user_id: str, item: Item, *, position: Position = "top", if_match: IfMatch | None = None
+    ) -> int:
+        """Prepend ``item`` (at ``position`` in the user's order) unless it is already there, the list is
+        full or ``if_match`` does not hold; returns the new version."""
+        rank = self._next_rank()
+        stored = storage.encode(from_api(item, rank=rank if position == "top" else -rank))
+        # Only a precondition that a user without a list meets ("0") may create the document.
+        upsert = if_match is None or if_match.holds(None)
         for _ in range(ADD_ATTEMPTS):
             try:
                 async with database_errors():
@@ -258,6 +308,7 @@ class WatchlistRepository:
                             "_id": user_id,
                             ITEM_CONTENT_ID: {"$ne": item.content_id},
                             "count": {"$lt": self._cap},
+                            **_guard(if_match),
                         },
                         {
                             "$push": {
@@ -269,23 +320,27 @@ class WatchlistRepository:
                             "$setOnInsert": {"userId": user_id, "createdAt": item.added_at},
                         },
                         projection={"_id": 0, "version": 1},
-                        upsert=True,
+                        upsert=upsert,
                         return_document=ReturnDocument.AFTER,
                     )
             except DuplicateKeyError:
-                # The guard did not match, so the upsert tried to create a second document for the user:
-                # the title is already there, the list is full, or another request created the document.
-                existing = await self._existing(user_id, item.content_id)
-                if existing is not None:
-                    raise AlreadyInList(
-                        f"{item.content_id} is already in the list",
-                        extra={"item": msgspec.to_builtins(_item_of(existing, item.content_id))},
-                    ) from None
-                if await self._count(user_id) >= self._cap:
-                    raise ListFull(f"The list holds at most {self._cap} titles") from None
-                continue
-            assert doc is not None  # an upsert always returns the document
-            return int(doc["version"])
+                # The guard did not match, so the upsert tried to create a second document for the user.
+                doc = None
+            if doc is not None:
+                return int(doc["version"])
+            # Not applied: the precondition failed, the title is already there, the list is full, or
+            # another request created the document first (then try again).
+            state = await self._snapshot(user_id, item.content_id)
+            version = int(state["version"]) if state is not None else None
+            if if_match is not None and not if_match.holds(version):
+                raise PreconditionFailed.at(version or 0)
+            if state is not None and state.get(ITEMS):
+                raise AlreadyInList(
+                    f"{item.content_id} is already in the list",
+                    extra={"item": msgspec.to_builtins(_item_of(state, item.content_id))},
+                )
+            if state is not None and int(state.get("count", 0)) >= self._cap:
+                raise ListFull(f"The list holds at most {self._cap} titles")
         raise DatabaseUnavailable("The list is too busy to change right now; retry shortly")
 
     async def insert_new_lists(self, lists: dict[str, list[Item]]) -> int:
@@ -298,11 +353,12 @@ class WatchlistRepository:
         for user_id, items in lists.items():
             oldest_first = list(reversed(items))
             records = [StoredChange("added", i.content_id, i.added_at) for i in oldest_first]
+            ranks = {i.content_id: self._next_rank() for i in oldest_first}  # as if added one by one, on top
             created = oldest_first[0].added_at if oldest_first else utcnow()
             document = StoredList(
                 id=user_id,
                 user_id=user_id,
-                items=[from_api(i) for i in items],
+                items=[from_api(i, rank=ranks[i.content_id]) for i in items],
                 changes=records[-self._changes_kept :],
                 count=len(items),
                 version=len(items),
@@ -322,12 +378,12 @@ class WatchlistRepository:
                 raise
             return int(exc.details.get("nInserted", 0))
 
-    async def remove(self, user_id: str, content_id: str) -> int:
-        """Remove a title; returns the new version or raises ``NotInList``."""
+    async def remove(self, user_id: str, content_id: str, *, if_match: IfMatch | None = None) -> int:
+        """Remove a title; returns the new version, or raises ``NotInList`` (or ``PreconditionFailed``)."""
         now = utcnow()
         async with database_errors():
             doc = await self._coll.find_one_and_update(
-                {"_id": user_id, ITEM_CONTENT_ID: content_id},
+                {"_id": user_id, ITEM_CONTENT_ID: content_id, **_guard(if_match)},
                 {
                     "$pull": {ITEMS: {storage.CONTENT_ID: content_id}},
                     "$push": {CHANGES: self._change("removed", content_id, now)},
@@ -338,11 +394,16 @@ class WatchlistRepository:
                 return_document=ReturnDocument.AFTER,
             )
         if doc is None:
+            if if_match is not None:
+                await self.check(user_id, if_match)
             raise NotInList(f"{content_id} is not in the list")
         return int(doc["version"])
 
-    async def update(self, user_id: str, content_id: str, fields: dict[str, Any]) -> tuple[Item, int, bool]:
-        """Set fields of one item if that changes anything; returns (item, version, changed).
+    async def update(
+        self, user_id: str, content_id: str, fields: dict[str, Any], *, if_match: IfMatch | None = None
+    ) -> tuple[Item, int, bool]:
+        """Set fields of one item if that changes anything (and ``if_match`` holds); returns (item, version,
+        changed).
 
         ``fields`` are named by ``Item`` attribute (``poster_path``); the stored names come from ``storage``.
         """
@@ -352,7 +413,11 @@ class WatchlistRepository:
         changed_fields = {f"{ITEMS}.$.{name}": value for name, value in fields.items()}
         async with database_errors():
             doc = await self._coll.find_one_and_update(
-                {"_id": user_id, ITEMS: {"$elemMatch": {storage.CONTENT_ID: content_id, "$or": differs}}},
+                {
+                    "_id": user_id,
+                    ITEMS: {"$elemMatch": {storage.CONTENT_ID: content_id, "$or": differs}},
+                    **_guard(if_match),
+                },
                 {
                     "$set": {**changed_fields, f"{ITEMS}.$.updatedAt": now, "updatedAt": now},
                     "$push": {CHANGES: self._change("updated", content_id, now)},
@@ -363,9 +428,95 @@ class WatchlistRepository:
             )
         if doc is not None:
             return _item_of(doc, content_id), int(doc["version"]), True
-        # Nothing matched: either the title is not in the list or the update would change nothing.
-        item, version = await self.get(user_id, content_id)
-        return item, version, False
+        # Nothing matched: the precondition failed, the title is not in the list, or the update would change
+        # nothing (one read tells which).
+        state = await self._snapshot(user_id, content_id)
+        version = int(state["version"]) if state is not None else None
+        if if_match is not None and not if_match.holds(version):
+            raise PreconditionFailed.at(version or 0)
+        if state is None or not state.get(ITEMS):
+            raise NotInList(f"{content_id} is not in the list")
+        return _item_of(state, content_id), int(state["version"]), False
+
+    async def reorder(
+        self, user_id: str, content_ids: list[str], if_match: IfMatch
+    ) -> tuple[list[str], int, bool]:
+        """Put the titles ``content_ids`` names on top of the user's order, in that order, the others below
+        in theirs, if ``if_match`` holds; returns (the named ids in the list, version, changed).
+
+        The ranks are computed from the state read at a version the precondition accepts, and written by one
+        update whose filter is that version: any change in between (every change bumps it) makes it match
+        nothing, so it is never applied to another state.
+        """
+        for _ in range(ADD_ATTEMPTS):
+            async with database_errors():
+                doc = await self._coll.find_one(
+                    {"_id": user_id},
+                    {
+                        "_id": 0,
+                        "version": 1,
+                        ITEM_CONTENT_ID: 1,
+                        f"{ITEMS}.{RANK}": 1,
+                        f"{ITEMS}.{ADDED_AT}": 1,
+                    },
+                )
+            version = int(doc["version"]) if doc is not None else None
+            if not if_match.holds(version):
+                raise PreconditionFailed.at(version or 0)
+            ranks, placed = _reordered_ranks(doc.get(ITEMS, []) if doc is not None else [], content_ids)
+            if ranks is None or version is None:
+                return placed, version or 0, False
+            now = utcnow()
+            record = storage.encode(StoredChange(op="reordered", content_id=None, at=now))
+            ranked = {"$zip": {"inputs": ["$items", {"$literal": ranks}]}}
+            async with database_errors():
+                written = await self._coll.find_one_and_update(
+                    {"_id": user_id, "version": version, "$expr": {"$eq": [{"$size": "$items"}, len(ranks)]}},
+                    [
+                        {
+                            "$set": {
+                                ITEMS: {
+                                    "$map": {
+                                        "input": ranked,
+                                        "in": {
+                                            "$mergeObjects": [
+                                                {"$arrayElemAt": ["$$this", 0]},
+                                                {RANK: {"$arrayElemAt": ["$$this", 1]}},
+                                            ]
+                                        },
+                                    }
+                                },
+                                "version": {"$add": ["$version", 1]},
+                                "updatedAt": {"$literal": now},
+                                CHANGES: {
+                                    "$slice": [
+                                        {
+                                            "$concatArrays": [
+                                                {"$ifNull": ["$changes", []]},
+                                                [{"$literal": record}],
+                                            ]
+                                        },
+                                        -self._changes_kept,
+                                    ]
+                                },
+                            }
+                        }
+                    ],
+                    projection={"_id": 0, "version": 1},
+                    return_document=ReturnDocument.AFTER,
+                )
+            if written is not None:
+                return placed, int(written["version"]), True
+            # Changed in between: a named version is gone now (the next read answers 412); with "*", the
+            # ranks are computed again from the new state.
+        raise DatabaseUnavailable("The list is too busy to change right now; retry shortly")
+
+    async def check(self, user_id: str, if_match: IfMatch) -> int:
+        """The list's version (0 without a list) if ``if_match`` holds now, else ``PreconditionFailed``."""
+        version = await self._current_version(user_id)
+        if not if_match.holds(version):
+            raise PreconditionFailed.at(version or 0)
+        return version or 0
 
     async def get(self, user_id: str, content_id: str) -> tuple[Item, int]:
         """One item and the list version, or ``NotInList``."""
@@ -383,10 +534,17 @@ class WatchlistRepository:
             return None
         return doc
 
-    async def _count(self, user_id: str) -> int:
+    async def _snapshot(self, user_id: str, content_id: str) -> Document | None:
+        """The user's document with ``version``, ``count`` and only the entry ``content_id`` (``items`` is
+        absent without it); ``None`` without a list."""
+        projection = {
+            "_id": 0,
+            "version": 1,
+            "count": 1,
+            ITEMS: {"$elemMatch": {storage.CONTENT_ID: content_id}},
+        }
         async with database_errors():
-            doc = await self._coll.find_one({"_id": user_id}, {"_id": 0, "count": 1})
-        return int(doc["count"]) if doc else 0
+            return await self._coll.find_one({"_id": user_id}, projection)
 
     async def pending_items(self, user_id: str) -> list[Item]:
         """The user's items whose metadata could not be looked up when they were added."""
@@ -409,9 +567,13 @@ class WatchlistRepository:
 
     async def version(self, user_id: str) -> int:
         """The list's current version (0 for a user with no list yet)."""
+        return await self._current_version(user_id) or 0
+
+    async def _current_version(self, user_id: str) -> int | None:
+        """The list's current version; ``None`` for a user with no list yet."""
         async with database_errors():
             doc = await self._coll.find_one({"_id": user_id}, {"_id": 0, "version": 1})
-        return int(doc["version"]) if doc else 0
+        return int(doc["version"]) if doc else None
 
     async def page(
         self,

@@ -20,6 +20,7 @@ from watchlist_service.errors import (
     ListFull,
     MovieNotFound,
     NotInList,
+    PreconditionRequired,
     ResyncRequired,
     TvNotFound,
     UnknownContent,
@@ -36,11 +37,14 @@ from watchlist_service.watchlist.schemas import (
     Change,
     Changes,
     ContentType,
+    IfMatch,
     Item,
     ListEvent,
     ListView,
     Page,
     PatchRequest,
+    ReorderRequest,
+    ReorderResult,
     ReplaceRequest,
     Stats,
     Watchers,
@@ -177,17 +181,25 @@ class WatchlistService:
             self._schedule_fill(user_id)
         return RenderedPage(body=body, version=read.version, total=read.total)
 
-    async def add(self, user_id: str, request: AddRequest) -> Item:
-        """Add a title; ``AlreadyInList`` (with the stored item) or ``ListFull`` when it cannot be added."""
+    async def add(
+        self, user_id: str, request: AddRequest, *, if_match: IfMatch | None = None
+    ) -> tuple[Item, int]:
+        """Add a title; returns it and the new version. ``AlreadyInList`` (with the stored item), ``ListFull``
+        or ``PreconditionFailed`` when it cannot be added."""
         content_type, tmdb_id = split_content_id(request.content_id)
         metadata = await self._lookup(content_type, tmdb_id)
-        item, version = await self._add(user_id, request, metadata)
+        item, version = await self._add(user_id, request, metadata, if_match=if_match)
         await self._cache.invalidate(user_id, version)
         await self._announce(user_id, ListEvent(event="item.added", version=version, item=item))
-        return item
+        return item, version
 
     async def _add(
-        self, user_id: str, request: AddRequest, metadata: TitleMetadata | None
+        self,
+        user_id: str,
+        request: AddRequest,
+        metadata: TitleMetadata | None,
+        *,
+        if_match: IfMatch | None = None,
     ) -> tuple[Item, int]:
         content_type, tmdb_id = split_content_id(request.content_id)
         now = utcnow()
@@ -203,7 +215,7 @@ class WatchlistService:
             updated_at=now,
             notes=request.notes,
         )
-        return item, await self._repo.add(user_id, item)
+        return item, await self._repo.add(user_id, item, position=request.position, if_match=if_match)
 
     async def _lookup(self, content_type: ContentType, tmdb_id: int) -> TitleMetadata | None:
         """The title's metadata; ``None`` when TMDb cannot say in time (the add goes on, pending)."""
@@ -270,7 +282,7 @@ class WatchlistService:
             except CatalogUnavailable:
                 break  # still down: the next read or sweep tries again
             try:
-                await self._set_fields(user_id, item.content_id, fields)
+                await self._set_fields(user_id, item.content_id, fields, None)
                 filled += 1
             except NotInList:
                 continue  # removed in the meantime
@@ -297,8 +309,11 @@ class WatchlistService:
         item, _ = await self._repo.get(user_id, content_id)
         return item
 
-    async def update(self, user_id: str, content_id: str, patch: PatchRequest) -> Item:
-        """Change the fields present in ``patch``; a patch that changes nothing leaves the version alone."""
+    async def update(
+        self, user_id: str, content_id: str, patch: PatchRequest, *, if_match: IfMatch | None = None
+    ) -> tuple[Item, int]:
+        """Change the fields present in ``patch``; returns the item and the version. A patch that changes
+        nothing leaves the version alone."""
         fields = {
             name: value
             for name, value in (("notes", patch.notes), ("watched", patch.watched), ("rating", patch.rating))
@@ -306,33 +321,56 @@ class WatchlistService:
         }
         if not fields:
             raise InvalidRequest("The patch names no field to change", extra={"errors": []})
-        return await self._set_fields(user_id, content_id, fields)
+        return await self._set_fields(user_id, content_id, fields, if_match)
 
-    async def replace(self, user_id: str, content_id: str, request: ReplaceRequest) -> Item:
-        """Replace all mutable fields of an item."""
+    async def replace(
+        self, user_id: str, content_id: str, request: ReplaceRequest, *, if_match: IfMatch | None = None
+    ) -> tuple[Item, int]:
+        """Replace all mutable fields of an item; returns it and the version."""
         fields = {"notes": request.notes, "watched": request.watched, "rating": request.rating}
-        return await self._set_fields(user_id, content_id, fields)
+        return await self._set_fields(user_id, content_id, fields, if_match)
 
-    async def _set_fields(self, user_id: str, content_id: str, fields: dict[str, Any]) -> Item:
-        item, version, changed = await self._repo.update(user_id, content_id, fields)
+    async def _set_fields(
+        self, user_id: str, content_id: str, fields: dict[str, Any], if_match: IfMatch | None
+    ) -> tuple[Item, int]:
+        item, version, changed = await self._repo.update(user_id, content_id, fields, if_match=if_match)
         if changed:
             await self._cache.invalidate(user_id, version)
             await self._announce(user_id, ListEvent(event="item.updated", version=version, item=item))
-        return item
+        return item, version
 
-    async def remove(self, user_id: str, content_id: str) -> None:
-        """Remove a title, or ``NotInList``."""
-        version = await self._repo.remove(user_id, content_id)
+    async def remove(self, user_id: str, content_id: str, *, if_match: IfMatch | None = None) -> int:
+        """Remove a title; returns the new version. ``NotInList`` or ``PreconditionFailed`` otherwise."""
+        version = await self._repo.remove(user_id, content_id, if_match=if_match)
         await self._cache.invalidate(user_id, version)
         await self._announce(user_id, ListEvent(event="item.removed", version=version, content_id=content_id))
+        return version
+
+    async def reorder(
+        self, user_id: str, request: ReorderRequest, *, if_match: IfMatch | None
+    ) -> ReorderResult:
+        """Move the named titles to the top of the user's order, in the order given (docs/design.md §10);
+        the precondition is required (``PreconditionRequired`` without it)."""
+        if if_match is None:
+            raise PreconditionRequired("A reorder needs If-Match with the list's version")
+        placed, version, changed = await self._repo.reorder(user_id, request.content_ids, if_match)
+        if changed:
+            await self._cache.invalidate(user_id, version)
+            await self._announce(user_id, ListEvent(event="list.reordered", version=version))
+        in_list = set(placed)
+        skipped = [cid for cid in dict.fromkeys(request.content_ids) if cid not in in_list]
+        return ReorderResult(updated=len(placed), skipped=skipped, version=version)
 
     async def contains(self, user_id: str, content_ids: list[str]) -> dict[str, bool]:
         """For each title, whether it is in the list."""
         found = await self._repo.contains(user_id, list(dict.fromkeys(content_ids)))
         return {content_id: content_id in found for content_id in content_ids}
 
-    async def batch(self, user_id: str, request: BatchRequest) -> BatchResult:
-        """Apply adds, then removes, one atomic operation each; report what each one did."""
+    async def batch(
+        self, user_id: str, request: BatchRequest, *, if_match: IfMatch | None = None
+    ) -> BatchResult:
+        """Apply adds, then removes, one atomic operation each; report what each one did. ``if_match`` is
+        checked by the first operation that changes the list, atomically with it (docs/design.md §10)."""
         if len(request.add) + len(request.remove) > BATCH_MAX:
             raise InvalidRequest(f"A batch holds at most {BATCH_MAX} operations", extra={"errors": []})
         result = BatchResult(
@@ -342,6 +380,7 @@ class WatchlistService:
         to_add = [cid for cid in dict.fromkeys(request.add) if CONTENT_ID_RE.match(cid)]
         result.invalid.extend(cid for cid in dict.fromkeys(request.add) if not CONTENT_ID_RE.match(cid))
         looked_up = await self._lookup_many(to_add)
+        guard = if_match  # until the first change: a 412 can only come before anything was changed
         try:
             for content_id in to_add:
                 metadata = looked_up[content_id]
@@ -350,8 +389,9 @@ class WatchlistService:
                     continue
                 try:
                     item, result.version = await self._add(
-                        user_id, AddRequest(content_id=content_id), metadata
+                        user_id, AddRequest(content_id=content_id), metadata, if_match=guard
                     )
+                    guard = None
                     result.added.append(content_id)
                     events.append(ListEvent(event="item.added", version=result.version, item=item))
                 except AlreadyInList:
@@ -363,7 +403,8 @@ class WatchlistService:
                     result.invalid.append(content_id)
                     continue
                 try:
-                    result.version = await self._repo.remove(user_id, content_id)
+                    result.version = await self._repo.remove(user_id, content_id, if_match=guard)
+                    guard = None
                     result.removed.append(content_id)
                     events.append(
                         ListEvent(event="item.removed", version=result.version, content_id=content_id)
@@ -376,7 +417,9 @@ class WatchlistService:
                 await self._cache.invalidate(user_id, result.version)
             for event in events:
                 await self._announce(user_id, event)
-        if not (result.added or result.removed):
+        if guard is not None:  # nothing changed: the precondition is checked all the same
+            result.version = await self._repo.check(user_id, guard)
+        elif not (result.added or result.removed):
             result.version = await self._repo.version(user_id)
         return result
 
@@ -388,7 +431,7 @@ class WatchlistService:
                 f"The changes feed reaches back to version {reaches_back_to}; the list is at {version}",
                 extra={"version": version},
             )
-        latest: dict[str, Change] = {}
+        latest: dict[str | None, Change] = {}  # by title; the latest reorder under None
         for change in records:
             if change.version > since:
                 latest.pop(change.content_id, None)

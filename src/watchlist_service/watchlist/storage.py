@@ -21,7 +21,7 @@ from pymongo import IndexModel
 from watchlist_service.watchlist.schemas import Item
 
 COLLECTION: Final = "watchlists"
-ChangeOp = Literal["added", "updated", "removed"]
+ChangeOp = Literal["added", "updated", "removed", "reordered"]
 
 
 class StoredItem(msgspec.Struct, kw_only=True):
@@ -39,13 +39,17 @@ class StoredItem(msgspec.Struct, kw_only=True):
     notes: str | None = None
     watched: bool = False
     rating: int | None = None
+    # The user's order (``sort=rank``, highest first; docs/design.md §10): an add on top takes the clock in
+    # microseconds, one at the bottom its negative, a reorder renumbers the list n-1..0 (between the two).
+    # Items stored before ranks existed have none and come last.
+    rank: int | None = None
 
 
 class StoredChange(msgspec.Struct):
     """One entry of ``changes``, the delta feed; its version is its position counted back from ``version``."""
 
     op: ChangeOp
-    content_id: str = msgspec.field(name="contentId")
+    content_id: str | None = msgspec.field(name="contentId")  # None for "reordered": the whole list
     at: datetime
 
 
@@ -68,6 +72,8 @@ CHANGES: Final = "changes"
 CONTENT_ID: Final = "contentId"
 ITEM_CONTENT_ID: Final = f"{ITEMS}.{CONTENT_ID}"
 ITEM_PENDING: Final = f"{ITEMS}.metadataPending"
+RANK: Final = "rank"
+ADDED_AT: Final = "addedAt"
 # Attribute name of a StoredItem (the same as of the API Item) -> its stored name.
 ITEM_FIELD_NAMES: Final = {f.name: f.encode_name for f in msgspec.structs.fields(StoredItem)}
 
@@ -110,8 +116,8 @@ def to_api(stored: StoredItem) -> Item:
     )
 
 
-def from_api(item: Item) -> StoredItem:
-    """The stored entry of an API item."""
+def from_api(item: Item, *, rank: int | None = None) -> StoredItem:
+    """The stored entry of an API item, at ``rank`` in the user's order."""
     return StoredItem(
         content_id=item.content_id,
         type=item.type,
@@ -125,6 +131,7 @@ def from_api(item: Item) -> StoredItem:
         notes=item.notes,
         watched=item.watched,
         rating=item.rating,
+        rank=rank,
     )
 
 

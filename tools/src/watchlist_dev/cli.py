@@ -1,4 +1,4 @@
-"""``watchlist-dev``: the development commands of watchlist-service (run | cluster | seed | fake-tmdb)."""
+"""``watchlist-dev``: the development commands of watchlist-service (run, cluster, image, seed, fake-tmdb)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from watchlist_dev import cluster, fake_tmdb
+from watchlist_dev import cluster, fake_tmdb, image
 from watchlist_dev.devenv import (
     DEV_TMDB_PORT,
     DEV_USER,
@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_cluster = sub.add_parser("cluster", help="N API instances behind nginx on the dev stack (make cluster)")
     cluster.add_arguments(p_cluster)
     p_cluster.set_defaults(func=lambda args: sys.exit(cluster.run(args)))
+
+    p_image = sub.add_parser("image", help="build the Dockerfile with podman (or docker) here (make image)")
+    image.add_arguments(p_image)
+    p_image.set_defaults(func=lambda args: sys.exit(image.run(args)))
 
     p_seed = sub.add_parser("seed", help="create users and lists for load tests")
     p_seed.add_argument("--users", type=int, required=True)

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,6 +25,7 @@ from types import FrameType
 import uvicorn
 from pydantic import ValidationError
 
+from watchlist_dev import debian
 from watchlist_dev.devenv import DEV_USER, ENV_FILE, ensure_dev_env
 from watchlist_dev.processes import ManagedProcess, api_env, free_port, port_is_free, start_api
 from watchlist_dev.stack import DevStack
@@ -38,7 +37,6 @@ from watchlist_service.security import mint_token
 # answers 502 and marks the instance down (measured: 16 % of a 60 s run failed that way at 80 users).
 UVICORN_KEEP_ALIVE_S: int = inspect.signature(uvicorn.Config).parameters["timeout_keep_alive"].default
 UPSTREAM_IDLE_S = max(1, UVICORN_KEEP_ALIVE_S - 1)
-NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
 EVENTS_PATH = "/v1/watchlist/events"
 READY_MARKER = "# cluster ready"
 
@@ -47,35 +45,12 @@ class ClusterError(RuntimeError):
     """The cluster cannot start; the message says what to do."""
 
 
-def _installed_nginx() -> str | None:
-    on_path = shutil.which("nginx")
-    if on_path:
-        return on_path
-    return next((c for c in NGINX_CANDIDATES if os.access(c, os.X_OK)), None)
-
-
 def find_nginx(*, install: bool = True) -> str:
     """The nginx binary; installs Debian's package first when it is missing and we are root."""
-    found = _installed_nginx()
-    if found:
-        return found
-    apt_get = shutil.which("apt-get")
-    if not install or apt_get is None or os.geteuid() != 0:
-        raise ClusterError(
-            "nginx not found: install it (Debian/Ubuntu: sudo apt-get install nginx) and run again"
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    command = [apt_get, "install", "-y", "--no-install-recommends", "nginx"]
-    print("nginx not found: installing Debian's package (apt-get install nginx)", flush=True)
-    if subprocess.run(command, env=env, check=False).returncode != 0:  # noqa: S603
-        # Package lists may be missing (a fresh container): refresh them once and try again.
-        subprocess.run([apt_get, "update"], env=env, check=False)  # noqa: S603
-        if subprocess.run(command, env=env, check=False).returncode != 0:  # noqa: S603
-            raise ClusterError("apt-get install nginx failed; install nginx by hand and run again")
-    found = _installed_nginx()
-    if found is None:
-        raise ClusterError("apt-get installed nginx, but no nginx binary was found")
-    return found
+    try:
+        return debian.ensure("nginx", install=install)
+    except debian.MissingPackage as exc:
+        raise ClusterError(str(exc)) from None
 
 
 def nginx_config(listen_port: int, upstream_ports: Sequence[int], run_dir: Path, *, keepalive: int) -> str:

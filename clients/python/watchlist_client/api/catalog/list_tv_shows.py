@@ -1,0 +1,236 @@
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.catalog_page import CatalogPage
+from ...models.catalog_sort import CatalogSort
+from ...models.problem import Problem
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    *,
+    cursor: None | str | Unset = UNSET,
+    count: int | Unset = 20,
+    sort: CatalogSort | Unset = UNSET,
+) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    json_cursor: None | str | Unset
+    if isinstance(cursor, Unset):
+        json_cursor = UNSET
+    else:
+        json_cursor = cursor
+    params["cursor"] = json_cursor
+
+    params["count"] = count
+
+    json_sort: str | Unset = UNSET
+    if not isinstance(sort, Unset):
+        json_sort = sort
+
+    params["sort"] = json_sort
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/v1/tv",
+        "params": params,
+    }
+
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> CatalogPage | Problem | None:
+    if response.status_code == 200:
+        response_200 = CatalogPage.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[CatalogPage | Problem]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    cursor: None | str | Unset = UNSET,
+    count: int | Unset = 20,
+    sort: CatalogSort | Unset = UNSET,
+) -> Response[CatalogPage | Problem]:
+    """Browse TV shows
+
+     A page of TV shows from TMDb, most popular first by default (`sort`); follow `nextCursor` for the
+    next page (absent on the last). Cached and shared by every caller.
+
+    Args:
+        cursor (None | str | Unset): opaque: the previous page's nextCursor
+        count (int | Unset): results per page Default: 20.
+        sort (CatalogSort | Unset): order of the list
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[CatalogPage | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        cursor=cursor,
+        count=count,
+        sort=sort,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient | Client,
+    cursor: None | str | Unset = UNSET,
+    count: int | Unset = 20,
+    sort: CatalogSort | Unset = UNSET,
+) -> CatalogPage | Problem | None:
+    """Browse TV shows
+
+     A page of TV shows from TMDb, most popular first by default (`sort`); follow `nextCursor` for the
+    next page (absent on the last). Cached and shared by every caller.
+
+    Args:
+        cursor (None | str | Unset): opaque: the previous page's nextCursor
+        count (int | Unset): results per page Default: 20.
+        sort (CatalogSort | Unset): order of the list
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        CatalogPage | Problem
+    """
+
+    return sync_detailed(
+        client=client,
+        cursor=cursor,
+        count=count,
+        sort=sort,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    cursor: None | str | Unset = UNSET,
+    count: int | Unset = 20,
+    sort: CatalogSort | Unset = UNSET,
+) -> Response[CatalogPage | Problem]:
+    """Browse TV shows
+
+     A page of TV shows from TMDb, most popular first by default (`sort`); follow `nextCursor` for the
+    next page (absent on the last). Cached and shared by every caller.
+
+    Args:
+        cursor (None | str | Unset): opaque: the previous page's nextCursor
+        count (int | Unset): results per page Default: 20.
+        sort (CatalogSort | Unset): order of the list
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[CatalogPage | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        cursor=cursor,
+        count=count,
+        sort=sort,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient | Client,
+    cursor: None | str | Unset = UNSET,
+    count: int | Unset = 20,
+    sort: CatalogSort | Unset = UNSET,
+) -> CatalogPage | Problem | None:
+    """Browse TV shows
+
+     A page of TV shows from TMDb, most popular first by default (`sort`); follow `nextCursor` for the
+    next page (absent on the last). Cached and shared by every caller.
+
+    Args:
+        cursor (None | str | Unset): opaque: the previous page's nextCursor
+        count (int | Unset): results per page Default: 20.
+        sort (CatalogSort | Unset): order of the list
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        CatalogPage | Problem
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            cursor=cursor,
+            count=count,
+            sort=sort,
+        )
+    ).parsed

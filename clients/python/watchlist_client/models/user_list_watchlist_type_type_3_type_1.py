@@ -1,0 +1,14 @@
+from typing import Literal
+
+UserListWatchlistTypeType3Type1 = Literal["movie", "tv"]
+
+USER_LIST_WATCHLIST_TYPE_TYPE_3_TYPE_1_VALUES: set[UserListWatchlistTypeType3Type1] = {
+    "movie",
+    "tv",
+}
+
+
+def check_user_list_watchlist_type_type_3_type_1(value: str) -> UserListWatchlistTypeType3Type1:
+    if value in USER_LIST_WATCHLIST_TYPE_TYPE_3_TYPE_1_VALUES:
+        return value
+    raise TypeError(f"Unexpected value {value!r}. Expected one of {USER_LIST_WATCHLIST_TYPE_TYPE_3_TYPE_1_VALUES!r}")
