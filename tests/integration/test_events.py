@@ -224,40 +224,30 @@ async def test_a_consumer_group_that_restarts_gets_its_pending_events_then_new_o
     assert pending["pending"] == 0
 
 
-async def test_an_op_this_branch_does_not_know_is_published_by_its_name(
+async def test_a_reorder_is_published_as_item_reordered(
     make_client: ClientFactory, redis: Redis, stream: str, settings: Settings
 ) -> None:
-    """docs/design.md §12: ops map generically to types; a reorder (the whole ``items`` array rewritten, a
-    record without ``contentId``), written the way the list writes changes, becomes ``item.reordered``."""
+    """docs/design.md §12 (ops map generically to types) with §10's reorder: the whole ``items`` array
+    rewritten, a record without ``contentId``: ``com.example.watchlist.item.reordered`` without an item."""
     user = new_user(settings)
     async with make_client(events_stream=stream) as client:
         await wait_active(client)
         await change(client, user, 1)
         for n in (2, 3):
             await client.post("/v1/watchlist", json={"contentId": f"movie:{n}"}, headers=user.headers)
-        mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
-        try:
-            coll = mongo[settings.mongodb_database]["watchlists"]
-            doc = await coll.find_one({"_id": user.id})
-            assert doc is not None
-            record = {"op": "reordered", "contentId": None, "at": doc["updatedAt"]}
-            await coll.update_one(
-                {"_id": user.id},
-                {
-                    "$set": {"items": list(reversed(doc["items"]))},
-                    "$push": {"changes": {"$each": [record], "$slice": -200}},
-                    "$inc": {"version": 1},
-                },
-            )
-        finally:
-            await mongo.close()
+        reordered = await client.put(
+            "/v1/watchlist/order",
+            json={"contentIds": ["movie:2", "movie:3"]},
+            headers={**user.headers, "If-Match": '"5"'},
+        )
+        assert reordered.status_code == 200, reordered.text
         events = await events_of(redis, stream, {user.id}, 6)
-    reordered = events[-1]
-    assert reordered.id == f"{user.id}:6"
-    assert reordered.type == "com.example.watchlist.item.reordered"
-    assert reordered.data.content_id is None
-    assert reordered.data.item is None
-    jsonschema.validate(json.loads(json.dumps(_builtins(reordered))), SCHEMA)
+    last = events[-1]
+    assert last.id == f"{user.id}:6"
+    assert last.type == "com.example.watchlist.item.reordered"
+    assert last.data.content_id is None
+    assert last.data.item is None
+    jsonschema.validate(json.loads(json.dumps(_builtins(last))), SCHEMA)
 
 
 async def test_a_seeded_list_publishes_one_event_per_title(

@@ -149,7 +149,7 @@ def test_rank_by_votes_then_best_position_then_popularity_without_the_list() -> 
 
 
 def test_a_change_that_names_no_title_has_no_item() -> None:
-    """docs/design.md §12: ops are mapped generically; a reorder (stored with ``contentId: null`` on main)
+    """docs/design.md §12: ops are mapped generically; a reorder (§10: stored with ``contentId: null``)
     becomes ``com.example.watchlist.item.reordered`` without an item."""
     change = {
         "documentKey": {"_id": "u4"},
