@@ -108,12 +108,20 @@ class EventRelay:
         self._stop = asyncio.Event()
         self._renewed_at = 0.0
         self.active = asyncio.Event()  # set while this replica holds the lease and its stream is open
+        # Start-up waits for it: the lease is decided (ours, with the stream open, or another replica's).
+        self._settled = asyncio.Event()
         self.published = 0  # events appended by this process (a re-publish counts again)
 
     @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        """Relay while the context is open; on the way out, stop between two reads and release the lease."""
+    async def running(self, *, start_timeout_s: float = 5.0) -> AsyncIterator[None]:
+        """Relay while the context is open; on the way out, stop between two reads and release the lease.
+
+        Entering waits (up to ``start_timeout_s``) until the lease is decided, as the invalidator waits for
+        its stream: the first requests do not race the relay's own start-up, and on a first run the changes
+        made from then on are published."""
         task = asyncio.create_task(self._run())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._settled.wait()), start_timeout_s)
         try:
             yield
         finally:
@@ -139,6 +147,7 @@ class EventRelay:
                 logger.exception("event relay: taking the lease failed")
                 lease = None
             if lease is None:
+                self._settled.set()
                 await self._sleep(self._lease_s / 3)
                 continue
             EVENTS_RELAYED.labels("lease_acquired").inc()
@@ -155,6 +164,7 @@ class EventRelay:
                 EVENTS_RELAYED.labels("stream_error").inc()
                 if exc.permanent:
                     logger.warning("no change stream (MongoDB is not a replica set): no list events")
+                    self._settled.set()
                     return
                 if exc.lost:
                     EVENTS_RELAYED.labels("history_lost").inc()
@@ -213,12 +223,13 @@ class EventRelay:
                         continue
                 else:
                     if not self.active.is_set():
-                        self.active.set()
                         if stored is None and entry.resume_token is not None:
                             # A first run: store where the stream opened, so that changes from here on
                             # are published even if this replica dies before the first one.
                             await self._renew(entry.resume_token)
                             stored = entry.resume_token
+                        self.active.set()
+                        self._settled.set()
                     if not batch:
                         if self._renew_due():
                             token = entry.resume_token if entry.resume_token is not None else stored
