@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from litestar import Litestar, MediaType, get
 from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
+from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.router import Router
+from litestar.static_files import create_static_files_router
 
 from watchlist_service import __version__
 from watchlist_service.catalog.controller import CatalogController
@@ -33,6 +40,10 @@ from watchlist_service.watchlist.controller import (
     UserWatchlistController,
 )
 
+if TYPE_CHECKING:
+    from litestar.types import Middleware
+    from opentelemetry.sdk.trace.export import SpanExporter
+
 
 @get(
     "/v1/hello",
@@ -48,17 +59,47 @@ def hello() -> str:
     return "hello"
 
 
+# Swagger UI's dist files, from the swagger-ui-py wheel, served next to the API description (public, as all of
+# /schema is: security.PUBLIC_PATHS), so the docs page loads nothing from a CDN.
+SWAGGER_ASSETS = "/schema/assets"
+
+
+def _swagger_ui() -> tuple[SwaggerRenderPlugin, Router]:
+    """The Swagger UI page on our own copy of its files, and the route that serves them."""
+    spec = importlib.util.find_spec("swagger_ui")  # located, not imported: its Flask/Tornado glue is unused
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the swagger-ui-py package (a dependency) is not installed")
+    static = Path(next(iter(spec.submodule_search_locations))) / "static"
+    plugin = SwaggerRenderPlugin(
+        js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+        css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+        standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
+        favicon=f"<link rel='icon' type='image/png' href='{SWAGGER_ASSETS}/favicon-32x32.png'>",
+    )
+    assets = create_static_files_router(
+        path=SWAGGER_ASSETS,
+        directories=[static],
+        name="swagger-assets",
+        cache_control=CacheControlHeader(public=True, max_age=86_400),
+    )
+    return plugin, assets
+
+
 class MetricsController(PrometheusController):
     """Prometheus exposition (text, for the scraper): not part of the API description."""
 
     include_in_schema = False
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    """Build the application for ``settings`` (read from the environment when omitted)."""
+def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter | None = None) -> Litestar:
+    """Build the application for ``settings`` (read from the environment when omitted); ``span_exporter``
+    replaces the OTLP exporter when tracing is on (tests)."""
     settings = settings or Settings()
     configure_logging(settings.log_level)
-    root = Root(settings)
+    root = Root(settings, span_exporter=span_exporter)
+    # Tracing, when on: the span is named after the route once the router found it (docs/design.md §13).
+    traced: list[Middleware] = [root.tracing.route_middleware] if root.tracing is not None else []
+    swagger, swagger_assets = _swagger_ui()
     prometheus = PrometheusConfig(
         app_name="watchlist",
         group_path=True,
@@ -78,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ready,
             hello,
             MetricsController,
+            swagger_assets,
         ],
         lifespan=[root.lifespan],
         # What handlers are given, from the running app's resources (resources.py).
@@ -91,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Outer to inner: metrics, failed-authentication limit per IP, authentication, limit per user,
         # idempotency keys (scoped to the caller, on routes that declare them).
         middleware=[
+            *traced,
             prometheus.middleware,
             FailedAuthRateLimitMiddleware(root),
             auth_middleware(root),
@@ -112,7 +155,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version=__version__,
             description="My List: one list per user, cached pages, and a TMDb catalog proxy.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[swagger],
             # The handlers' one-line docstrings describe the operations that set no description.
             use_handler_docstrings=True,
             components=Components(
@@ -127,6 +170,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # Outermost, around Litestar's own exception handling: so the request id and the access log also cover
     # answers made outside any route (unknown paths, authentication failures, CORS preflights).
     app.asgi_handler = RequestContextMiddleware(app.asgi_handler, access_log=settings.access_log)
+    if root.tracing is not None:
+        # Outside that: the request's span (the caller's traceparent continued) covers its access-log line.
+        app.asgi_handler = root.tracing.asgi(app.asgi_handler)
     document(app)
     root.attach(app)
     return app

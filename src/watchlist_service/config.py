@@ -186,6 +186,19 @@ class Settings(BaseSettings):
         description="after SIGTERM: readiness 503 while still serving, before shutting down",
     )
 
+    # --- tracing (OpenTelemetry; tracing.py)
+    otel_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP collector (http://collector:4318): traces go to its /v1/traces; "
+        "unset: no tracing at all",
+    )
+    otel_sample_ratio: float = Field(
+        default=1.0, ge=0, le=1, description="share of new traces recorded; a caller's sampled flag wins"
+    )
+    otel_service_name: str = Field(
+        default="watchlist-service", min_length=1, description="service.name of the spans"
+    )
+
     # --- realtime (WebSocket)
     ws_heartbeat_s: float = Field(
         default=25.0, gt=0, le=300, description='interval of the {"event": "ping"} message to every socket'

@@ -1,4 +1,7 @@
-"""Structured JSON logs through loguru, with the request id on every line; stdlib logging is routed here."""
+"""Structured JSON logs through loguru, with the request id on every line; stdlib logging is routed here.
+
+With tracing on (tracing.py), lines written while a span is active also carry ``trace_id`` and ``span_id``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import re
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +31,19 @@ class _Output:
 
     json = False
     info_enabled = True
+    # The active span's (trace id, span id) in hex; None while tracing is off, so it costs nothing then.
+    trace_ids: Callable[[], tuple[str, str] | None] | None = None
+
+
+def set_trace_ids(reader: Callable[[], tuple[str, str] | None] | None) -> None:
+    """Where log lines find the active span's ids (tracing.py sets it on start, clears it on shutdown)."""
+    _Output.trace_ids = reader
+
+
+def _add_trace_ids(line: dict[str, Any]) -> None:
+    reader = _Output.trace_ids
+    if reader is not None and (ids := reader()) is not None:
+        line["trace_id"], line["span_id"] = ids
 
 
 def _write_json(line: dict[str, Any]) -> None:
@@ -44,6 +61,7 @@ def _json_sink(message: Any) -> None:
     request_id = request_id_var.get()
     if request_id:
         line["requestId"] = request_id
+    _add_trace_ids(line)
     extra = {k: v for k, v in record["extra"].items() if isinstance(v, str | int | float | bool | None)}
     if extra:
         line.update(extra)
@@ -64,17 +82,18 @@ def log_access(method: str, path: str, status: int, duration_ms: float, request_
     if not _Output.json:
         logger.info(message, status=status, durationMs=duration_ms)
         return
-    _write_json(
-        {
-            "ts": datetime.now(UTC).astimezone().isoformat(timespec="milliseconds"),
-            "level": "INFO",
-            "msg": message,
-            "logger": ACCESS_LOGGER,
-            "requestId": request_id,
-            "status": status,
-            "durationMs": duration_ms,
-        }
-    )
+    line: dict[str, Any] = {
+        "ts": datetime.now(UTC).astimezone().isoformat(timespec="milliseconds"),
+        "level": "INFO",
+        "msg": message,
+        "logger": ACCESS_LOGGER,
+        "requestId": request_id,
+        "status": status,
+        "durationMs": duration_ms,
+    }
+    if _Output.trace_ids is not None:  # tracing off: one attribute read on the hot path
+        _add_trace_ids(line)
+    _write_json(line)
 
 
 def _format_exception(exception: Any) -> list[str]:

@@ -49,6 +49,17 @@ TMDB_CALLS = Counter(
     ["kind", "outcome"],
 )
 
+BREAKER_OPEN = Gauge(
+    "watchlist_breaker_open",
+    "1 while a breaker is open or probing (half-open), 0 once closed; by breaker (redis-pages, "
+    "redis-catalog, redis-requests, redis-tmdb-limit, redis-realtime, tmdb).",
+    ["breaker"],
+    multiprocess_mode="livemax",
+)
+BREAKER_OPENED = Counter(
+    "watchlist_breaker_opened_total", "Times a closed breaker opened, by breaker.", ["breaker"]
+)
+
 WS_SOCKETS = Gauge(
     "watchlist_ws_sockets", "Open realtime sockets (authenticated).", multiprocess_mode="livesum"
 )

@@ -9,6 +9,10 @@ clients, the catalog, the realtime fan-out (pub/sub), the list service, the chan
 event relay (its lease decides which replica publishes), the realtime hub, the metadata sweep; then
 readiness turns on and the signal handlers go in (SIGTERM: readiness off, drain, sockets closed with 1001,
 then the server's own shutdown). Shutdown runs the same list backwards.
+
+Tracing (``WATCHLIST_OTEL_ENDPOINT``) is owned here too: ``Root`` builds its tracer provider (the app's
+middleware needs it), starts it before the clients are opened, hands it to each client to instrument, and
+shuts it down after they are closed. Off, none of it exists.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import httpx
 from litestar import Litestar
@@ -60,10 +64,14 @@ from watchlist_service.realtime.tickets import TicketStore
 from watchlist_service.recommendations.cache import RecommendationsCache
 from watchlist_service.recommendations.service import RecommendationService
 from watchlist_service.security import TokenVerifier
+from watchlist_service.tracing import Tracing, open_tracing
 from watchlist_service.watchlist.cache import PageCache
 from watchlist_service.watchlist.invalidator import ChangeStreamInvalidator
 from watchlist_service.watchlist.repository import WatchlistRepository
 from watchlist_service.watchlist.service import WatchlistService
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 _ROOT_KEY: Final = "composition_root"
 
@@ -112,13 +120,19 @@ def _guard(
 
 
 async def _open_catalog(
-    settings: Settings, stack: AsyncExitStack, redis: RedisClient, pipeliner: Pipeliner
+    settings: Settings,
+    stack: AsyncExitStack,
+    redis: RedisClient,
+    pipeliner: Pipeliner,
+    tracing: Tracing | None = None,
 ) -> CatalogService:
     """The TMDb catalog; without TMDb settings it answers 503 ``catalog-unavailable`` (start-up goes on)."""
     client: TmdbClient | None = None
     if tmdb_configured(settings):
         http = tmdb_http_client(settings)
         stack.push_async_callback(http.aclose)
+        if tracing is not None:
+            tracing.instrument_http(http)
         limiter = OutboundLimiter(
             # Coordination, not a cache: a slot is worth waiting for (the request waits for TMDb anyway), and
             # a slow call must not switch the replicas to their per-process limits, which add up past TMDb's.
@@ -205,12 +219,13 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 
 
 @asynccontextmanager
-async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
-    """Open MongoDB, Redis and HTTP clients, build the services, and close everything on the way out."""
+async def open_resources(settings: Settings, tracing: Tracing | None = None) -> AsyncIterator[Resources]:
+    """Open MongoDB, Redis and HTTP clients (traced by ``tracing`` when given), build the services, and
+    close everything on the way out."""
     # httpx logs every request URL at INFO, and a TMDb v3 key travels in the URL.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     async with AsyncExitStack() as stack:
-        mongo = mongo_client(settings)
+        mongo = mongo_client(settings, tracing.mongo_listeners() if tracing is not None else ())
         stack.push_async_callback(mongo.close)
         repository = WatchlistRepository(
             mongo[settings.mongodb_database], cap=settings.list_cap, changes_kept=settings.changes_kept
@@ -219,16 +234,20 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
 
         redis = redis_client(settings)
         stack.push_async_callback(redis.aclose)
+        if tracing is not None:
+            tracing.instrument_redis(redis)
         await load_slot_map(redis)
         pipeliner = Pipeliner(redis)  # one for every use of the client: they share its batches
         stack.push_async_callback(pipeliner.aclose)
         requests_redis = _guard(settings, redis, pipeliner, "requests")
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))  # the JWKS endpoint, when configured
         stack.push_async_callback(http.aclose)
+        if tracing is not None:
+            tracing.instrument_http(http)
         verifier = TokenVerifier(settings, http)
         rate_limits = RateLimits(settings, requests_redis)
 
-        catalog = await _open_catalog(settings, stack, redis, pipeliner)
+        catalog = await _open_catalog(settings, stack, redis, pipeliner, tracing)
 
         # Pub/sub needs its own connection; Channels starts its receiver here and closes that client.
         pubsub: Redis = pubsub_client(settings)
@@ -303,8 +322,10 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
 class Root:
     """The resources of one app: built at start-up by ``lifespan``, read by middleware and providers."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, span_exporter: SpanExporter | None = None) -> None:
+        """``span_exporter`` replaces the OTLP exporter when tracing is on (tests: in memory)."""
         self.settings = settings
+        self.tracing: Tracing | None = open_tracing(settings, exporter=span_exporter)
         self._resources: Resources | None = None
 
     @property
@@ -320,8 +341,21 @@ class Root:
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
-        """The app's one lifespan: open the resources, serve, then close them."""
-        async with open_resources(self.settings) as resources:
+        """The app's one lifespan: start tracing, open the resources, serve, then close them (and flush the
+        spans last)."""
+        if self.tracing is not None:
+            self.tracing.start()
+        try:
+            async with self._serving():
+                yield
+        finally:
+            if self.tracing is not None:
+                # Flushing waits for the collector (up to its timeout): not on the event loop.
+                await asyncio.to_thread(self.tracing.shutdown)
+
+    @asynccontextmanager
+    async def _serving(self) -> AsyncIterator[None]:
+        async with open_resources(self.settings, self.tracing) as resources:
             self._resources = resources
             _freeze_start_up()
             resources.readiness.ready = True

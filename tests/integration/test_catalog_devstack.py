@@ -27,15 +27,19 @@ def test_without_tmdb_settings_the_stack_starts_the_fake_with_a_token_of_its_own
         url = stack.settings.tmdb_base_url
         assert url is not None
         assert url.startswith("http://127.0.0.1:")
-        token = stack.settings.tmdb_token
+        token, key = stack.settings.tmdb_token, stack.settings.tmdb_api_key
         assert token is not None
+        assert key is not None
         assert stack.extra_lines() == [
             f"WATCHLIST_TMDB_BASE_URL={url}",
             f"WATCHLIST_TMDB_TOKEN={token.get_secret_value()}",
+            f"WATCHLIST_TMDB_API_KEY={key.get_secret_value()}",
         ]
         assert len(token.get_secret_value()) >= 32
         headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
         assert httpx.get(f"{url}/3/movie/550", headers=headers, timeout=5).json()["title"] == "Fight Club"
+        by_key = {"api_key": key.get_secret_value()}
+        assert httpx.get(f"{url}/3/movie/550", params=by_key, timeout=5).json()["title"] == "Fight Club"
         assert httpx.get(f"{url}/3/movie/550", timeout=5).status_code == 401
         assert stack.settings.mongodb_uri == settings.mongodb_uri
     with pytest.raises(httpx.ConnectError):

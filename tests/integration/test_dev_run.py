@@ -15,7 +15,7 @@ import pytest
 from dotenv import dotenv_values
 
 from tests.conftest import Backends, clean_env, cli
-from watchlist_dev.devenv import ensure_dev_env
+from watchlist_dev.devenv import TMDB_VARIABLES, ensure_dev_env
 from watchlist_dev.processes import descendants, free_port, pid_alive, start_api, stop_process, wait_ready
 
 pytestmark = pytest.mark.slow
@@ -34,16 +34,17 @@ def dev(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 def test_dev_env_file_is_written_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("WATCHLIST_JWT_SECRET", "WATCHLIST_TMDB_BASE_URL", "WATCHLIST_TMDB_TOKEN"):
+    for name in ("WATCHLIST_JWT_SECRET", *TMDB_VARIABLES):
         monkeypatch.delenv(name, raising=False)
     env_file = tmp_path / ".env"
     ensure_dev_env(env_file)
     first = dotenv_values(env_file)
     ensure_dev_env(env_file)
     assert dotenv_values(env_file) == first
-    assert set(first) == {"WATCHLIST_JWT_SECRET", "WATCHLIST_TMDB_BASE_URL", "WATCHLIST_TMDB_TOKEN"}
+    assert set(first) == {"WATCHLIST_JWT_SECRET", *TMDB_VARIABLES}
     assert len(first["WATCHLIST_JWT_SECRET"] or "") >= 32
     assert len(first["WATCHLIST_TMDB_TOKEN"] or "") >= 32
+    assert len(first["WATCHLIST_TMDB_API_KEY"] or "") >= 32
     assert str(first["WATCHLIST_TMDB_BASE_URL"]).startswith("http://127.0.0.1:")
     assert env_file.stat().st_mode & 0o077 == 0
 
@@ -140,8 +141,16 @@ def test_dev_run_serves_agrees_with_serve_and_token_in_the_project_and_leaves_no
         movie = httpx.get(f"{second.url}/v1/movies/550", headers=mine, timeout=10)
         assert movie.status_code == 200, movie.text
         assert movie.json()["title"] == "Fight Club"
+        movies = httpx.get(f"{second.url}/v1/movies", headers=mine, timeout=10)
+        assert movies.status_code == 200, movies.text
+        assert movies.json()["results"]
     finally:
         second.stop()
+    # The fake takes either credential of .env, as TMDb does.
+    fake = f"{written['WATCHLIST_TMDB_BASE_URL']}/3/movie/550"
+    assert httpx.get(fake, params={"api_key": written["WATCHLIST_TMDB_API_KEY"]}, timeout=5).is_success
+    by_token = {"Authorization": f"Bearer {written['WATCHLIST_TMDB_TOKEN']}"}
+    assert httpx.get(fake, headers=by_token, timeout=5).is_success
 
     children = descendants(dev_run.process.pid)
     assert len(children) >= 3  # mongod, redis-server, the fake TMDb

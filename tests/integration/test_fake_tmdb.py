@@ -624,14 +624,21 @@ def test_counters_count_api_requests_including_faulted_ones(api: httpx.Client, a
     anon.get("/3/movie/550")  # 401, but it reached the handler
     api.get("/__admin/health")  # admin calls are not counted
     _set_faults(api, mode="status", status=500, count=1)
-    api.get("/3/tv/1396")
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    api.get("/3/tv/1396", headers={"traceparent": traceparent})
     counters = api.get("/__admin/counters").json()
     assert counters["total"] == 4
     assert counters["paths"] == {"/3/movie/550": 3, "/3/tv/1396": 1}
     assert counters["max_rate_per_second"] == 4
+    assert counters["traceparents"] == [traceparent]  # only requests that carried one
 
     assert api.post("/__admin/reset").status_code == 200
-    assert api.get("/__admin/counters").json() == {"total": 0, "paths": {}, "max_rate_per_second": 0}
+    assert api.get("/__admin/counters").json() == {
+        "total": 0,
+        "paths": {},
+        "max_rate_per_second": 0,
+        "traceparents": [],
+    }
 
 
 def test_max_rate_per_second_is_a_sliding_window(api: httpx.Client) -> None:

@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from loguru import logger
 
+from watchlist_service.metrics import BREAKER_OPEN, BREAKER_OPENED
+
 
 class BreakerState(StrEnum):
     """Closed: calls go through. Open: calls are skipped. Half-open: calls probe the dependency."""
@@ -37,6 +39,9 @@ class CircuitBreaker:
         self._opened_at: float | None = None
         self._recent: deque[bool] = deque(maxlen=slow_window)  # True: that call was slow
         self._slow = 0
+        self._open_gauge = BREAKER_OPEN.labels(name)
+        self._open_gauge.set(0)  # the series exists from the start, so a dashboard sees "closed"
+        self._opened_count = BREAKER_OPENED.labels(name)
 
     @property
     def state(self) -> BreakerState:
@@ -61,6 +66,7 @@ class CircuitBreaker:
         """A call worked in time: close the breaker."""
         if self._opened_at is not None:
             logger.info("breaker {} closed", self.name)
+            self._open_gauge.set(0)
         self._failures = 0
         self._opened_at = None
         self._remember(slow=False)
@@ -100,6 +106,8 @@ class CircuitBreaker:
                 len(self._recent),
                 reason if isinstance(reason, str) else repr(reason),
             )
+            self._opened_count.inc()
+            self._open_gauge.set(1)
         self._opened_at = time.monotonic()
         self._recent.clear()
         self._slow = 0

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeAlias
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.errors import (
     ConnectionFailure,
     DuplicateKeyError,
@@ -28,8 +28,9 @@ TRANSITION_CODES = frozenset({91, 189, 10107, 11600, 11602, 13435, 13436})
 TRANSIENT_LABELS = ("RetryableWriteError", "TransientTransactionError")
 
 
-def mongo_client(settings: Settings) -> MongoClient:
-    """A client that writes with majority + journal and gives up within the configured timeout."""
+def mongo_client(settings: Settings, listeners: Sequence[monitoring.CommandListener] = ()) -> MongoClient:
+    """A client that writes with majority + journal and gives up within the configured timeout; its
+    commands feed the latency metrics and ``listeners`` (tracing's, when on)."""
     return AsyncMongoClient(
         settings.mongodb_uri,
         tz_aware=True,
@@ -42,7 +43,7 @@ def mongo_client(settings: Settings) -> MongoClient:
         # How soon the driver looks for the new primary after it saw the old one step down: well within
         # the operation timeout, so a retried write finds it instead of running out of time.
         heartbeatFrequencyMS=settings.mongodb_heartbeat_ms,
-        event_listeners=[MongoCommandMetrics()],
+        event_listeners=[MongoCommandMetrics(), *listeners],
     )
 
 

@@ -77,14 +77,16 @@ def seed(args: argparse.Namespace) -> None:
 
 
 def serve_fake_tmdb(args: argparse.Namespace) -> None:
-    """The fake TMDb alone; without credentials, on the URL and with the token of ``.env`` (as ``run``)."""
+    """The fake TMDb alone; without credentials, on the URL and with the token and key of ``.env`` (as
+    ``run``)."""
     if not args.api_key and not args.bearer_token:
         ensure_dev_env()
         written = read_env_file()
         port = loopback_port(written.get("WATCHLIST_TMDB_BASE_URL"))
-        if port is None or not written.get("WATCHLIST_TMDB_TOKEN"):
+        args.bearer_token = written.get("WATCHLIST_TMDB_TOKEN") or None
+        args.api_key = written.get("WATCHLIST_TMDB_API_KEY") or None
+        if port is None or not (args.bearer_token or args.api_key):
             sys.exit(f"give --api-key or --bearer-token: {ENV_FILE} names no local fake TMDb")
-        args.bearer_token = written["WATCHLIST_TMDB_TOKEN"]
         if args.port is None:
             args.port = port
     if args.port is None:
@@ -125,8 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_fake = sub.add_parser(
         "fake-tmdb",
         help="serve the fake TMDb alone",
-        epilog=f"Without --api-key and --bearer-token: the port and token that {ENV_FILE} names (as run "
-        f"uses them); --port defaults to {DEV_TMDB_PORT} otherwise.",
+        epilog=f"Without --api-key and --bearer-token: the port and credentials that {ENV_FILE} names (as "
+        f"run uses them); --port defaults to {DEV_TMDB_PORT} otherwise.",
     )
     fake_tmdb.add_arguments(p_fake)
     p_fake.set_defaults(func=serve_fake_tmdb, port=None)  # None: .env's port, or the usual one

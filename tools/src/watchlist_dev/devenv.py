@@ -40,7 +40,8 @@ def read_env_file(path: Path = ENV_FILE) -> dict[str, str]:
 
 def ensure_dev_env(path: Path = ENV_FILE) -> None:
     """Write what is neither in ``path`` nor in the environment: a JWT secret, and the fake TMDb's URL and
-    token (when no TMDb is configured at all). Values already there are never changed."""
+    both its credentials, a v4 bearer token and a v3 API key (when no TMDb is configured at all). Values
+    already there are never changed."""
     existing = read_env_file(path)
 
     def configured(name: str) -> bool:
@@ -52,6 +53,8 @@ def ensure_dev_env(path: Path = ENV_FILE) -> None:
     if not any(configured(name) for name in TMDB_VARIABLES):
         missing["WATCHLIST_TMDB_BASE_URL"] = f"http://127.0.0.1:{preferred_port(DEV_TMDB_PORT)}"
         missing["WATCHLIST_TMDB_TOKEN"] = secrets.token_urlsafe(32)
+        # The service signs in with the token; the key is there so the fake accepts either, as TMDb does.
+        missing["WATCHLIST_TMDB_API_KEY"] = secrets.token_hex(16)
     if not missing:
         return
     path.touch(mode=0o600, exist_ok=True)

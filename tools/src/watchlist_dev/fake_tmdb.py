@@ -11,7 +11,7 @@ harvested from real TMDb responses. Response shapes, error bodies and headers fo
 
 Test knobs live under /__admin, behind the same credentials as the API (the fake listens on loopback, but
 any local process could otherwise inject faults): health, faults (status/garbage/drop/hang/latency),
-counters, reset.
+counters (with the W3C ``traceparent`` headers of the last requests that had one), reset.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ CACHE_CONTROL_401: Final = "public, max-age=300"
 # The hang fault without latency_ms: longer than any sane client timeout.
 DEFAULT_HANG_SECONDS: Final = 30.0
 MAX_ADMIN_BODY: Final = 64 * 1024
+TRACEPARENTS_KEPT: Final = 100
 
 ERROR_INVALID_API_KEY: Final[JsonObject] = {
     "status_code": 7,
@@ -715,6 +716,7 @@ class FakeTmdb:
         self._paths: dict[str, int] = {}
         self._arrivals: deque[float] = deque()
         self._max_rate = 0
+        self._traceparents: deque[str] = deque(maxlen=TRACEPARENTS_KEPT)
         self._stopping = threading.Event()
 
     def close(self) -> None:
@@ -740,7 +742,12 @@ class FakeTmdb:
     def counters(self) -> JsonObject:
         """Request counters of /3 paths since the last reset."""
         with self._lock:
-            return {"total": self._total, "paths": dict(self._paths), "max_rate_per_second": self._max_rate}
+            return {
+                "total": self._total,
+                "paths": dict(self._paths),
+                "max_rate_per_second": self._max_rate,
+                "traceparents": list(self._traceparents),
+            }
 
     def reset(self) -> None:
         """Zero the counters and clear the faults."""
@@ -749,11 +756,14 @@ class FakeTmdb:
             self._paths = {}
             self._arrivals.clear()
             self._max_rate = 0
+            self._traceparents.clear()
             self._faults = FaultSettings()
 
-    def _count(self, path: str) -> None:
+    def _count(self, path: str, traceparent: str | None) -> None:
         now = time.monotonic()
         with self._lock:
+            if traceparent is not None:
+                self._traceparents.append(traceparent)
             self._total += 1
             self._paths[path] = self._paths.get(path, 0) + 1
             # The busiest 1 s window always ends at some arrival, so checking at each arrival finds the max.
@@ -793,7 +803,7 @@ class FakeTmdb:
             return self._admin(method, path, body)
         if not path.startswith("/3/"):
             return NOT_FOUND_REPLY
-        self._count(path)
+        self._count(path, headers.get("traceparent"))
         fault = self._take_fault(path)
         if fault is not None:
             if fault.mode == "hang":

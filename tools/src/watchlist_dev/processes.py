@@ -314,16 +314,26 @@ def fake_tmdb_command(
 
 
 def start_fake_tmdb(
-    log_dir: Path, port: int | None = None, *, token: str | None = None, timeout_s: float = 30.0
+    log_dir: Path,
+    port: int | None = None,
+    *,
+    token: str | None = None,
+    api_key: str | None = None,
+    timeout_s: float = 30.0,
 ) -> tuple[ManagedProcess, str]:
-    """The fake TMDb on loopback accepting ``token`` (a fresh random one by default) as its bearer token;
-    returns it and the token."""
+    """The fake TMDb on loopback accepting ``token`` as its bearer token (a fresh random one when neither
+    ``token`` nor ``api_key`` is given) and ``api_key`` as its v3 key; returns it and the token ("" when it
+    has none)."""
     port = port or free_port()
-    token = token or secrets.token_urlsafe(32)
+    if token is None and api_key is None:
+        token = secrets.token_urlsafe(32)
     process = ManagedProcess(
-        "fake-tmdb", fake_tmdb_command(port, bearer_token=token), port, log_dir / "fake-tmdb.log"
+        "fake-tmdb",
+        fake_tmdb_command(port, bearer_token=token, api_key=api_key),
+        port,
+        log_dir / "fake-tmdb.log",
     ).start()
-    return process.wait_for_port(timeout_s), token
+    return process.wait_for_port(timeout_s), token or ""
 
 
 def api_env(
@@ -343,6 +353,8 @@ def api_env(
         env["WATCHLIST_TMDB_BASE_URL"] = settings.tmdb_base_url
     if settings.tmdb_token is not None:
         env["WATCHLIST_TMDB_TOKEN"] = settings.tmdb_token.get_secret_value()
+    if settings.tmdb_api_key is not None:
+        env["WATCHLIST_TMDB_API_KEY"] = settings.tmdb_api_key.get_secret_value()
     if settings.jwt_secret is not None:
         env["WATCHLIST_JWT_SECRET"] = settings.jwt_secret.get_secret_value()
     env.update(extra or {})
