@@ -35,10 +35,14 @@ from watchlist_service.portability.controller import (
 )
 from watchlist_service.ratelimit import FailedAuthRateLimitMiddleware, UserRateLimitMiddleware
 from watchlist_service.realtime.controller import RealtimeController
+from watchlist_service.recommendations.controller import RecommendationsController
 from watchlist_service.resources import Root
 from watchlist_service.routes import READ
 from watchlist_service.security import auth_middleware
-from watchlist_service.watchlist.controller import MyWatchlistController
+from watchlist_service.watchlist.controller import (
+    MyWatchlistController,
+    TitleWatchersController,
+)
 
 if TYPE_CHECKING:
     from litestar.types import Middleware
@@ -113,6 +117,8 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             ErasableUserWatchlistController,  # UserWatchlistController and erase (docs/design.md §11)
             MyPortabilityController,
             UserPortabilityController,
+            TitleWatchersController,
+            RecommendationsController,
             CatalogController,
             RealtimeController,
             live,
@@ -131,6 +137,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             "exporter": Provide(lambda: root.resources.exporter, sync_to_thread=False),
             "imports": Provide(lambda: root.resources.imports, sync_to_thread=False),
             "eraser": Provide(lambda: root.resources.eraser, sync_to_thread=False),
+            "recommendations": Provide(lambda: root.resources.recommendations, sync_to_thread=False),
         },
         # Outer to inner: metrics, failed-authentication limit per IP, authentication, limit per user,
         # idempotency keys (scoped to the caller, on routes that declare them).

@@ -1,9 +1,11 @@
-"""``watchlist-service``: serve | token. (The development commands are ``watchlist-dev``'s, in tools/.)"""
+"""``watchlist-service``: serve | token | events tail. (The development commands are ``watchlist-dev``'s.)"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import socket
 import sys
 import tempfile
 
@@ -11,6 +13,9 @@ import uvicorn
 from pydantic import ValidationError
 
 from watchlist_service.config import Settings
+from watchlist_service.events.schemas import encode
+from watchlist_service.events.stream import Deduper, GroupReader
+from watchlist_service.infra.redis import redis_client
 from watchlist_service.security import mint_token
 
 
@@ -65,6 +70,43 @@ def token(args: argparse.Namespace) -> None:
     print(mint_token(settings, args.sub, scopes=args.scope, ttl_s=args.ttl))
 
 
+async def _tail(settings: Settings, args: argparse.Namespace) -> int:
+    # A consumer, not the service: it talks to Redis directly and stops on an error instead of degrading.
+    # A blocked read waits up to --block-ms for the server's reply: the socket timeout must allow for it.
+    redis = redis_client(
+        settings.model_copy(update={"redis_timeout_ms": settings.redis_timeout_ms + args.block_ms})
+    )
+    reader = GroupReader(redis, args.stream or settings.events_stream, args.group, args.consumer)
+    dedupe = Deduper()
+    printed = 0
+    loop = asyncio.get_running_loop()
+    idle_since = loop.time()
+    try:
+        await reader.ensure_group(from_start=args.from_start)
+        while args.max_events is None or printed < args.max_events:
+            wanted = 100 if args.max_events is None else min(100, args.max_events - printed)
+            deliveries = await reader.read(count=wanted, block_ms=args.block_ms)
+            if not deliveries:
+                if args.idle_exit_s is not None and loop.time() - idle_since >= args.idle_exit_s:
+                    break
+                continue
+            idle_since = loop.time()
+            for delivery in deliveries:
+                if dedupe.fresh(delivery.event):
+                    sys.stdout.write(encode(delivery.event).decode() + "\n")
+                    printed += 1
+            sys.stdout.flush()  # printed before acknowledged: a crash in between re-delivers, never loses
+            await reader.ack(*(d.entry_id for d in deliveries))
+    finally:
+        await redis.aclose()
+    return printed
+
+
+def events_tail(args: argparse.Namespace) -> None:
+    """Read the list events with a consumer group, print each (JSON lines), acknowledge it."""
+    asyncio.run(_tail(_load_settings(), args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = argparse.ArgumentParser(prog="watchlist-service", description=__doc__)
@@ -81,6 +123,22 @@ def build_parser() -> argparse.ArgumentParser:
     p_token.add_argument("--scope", action="append", default=[], help="repeatable, e.g. watchlist:read:any")
     p_token.add_argument("--ttl", type=int, default=3600, help="seconds")
     p_token.set_defaults(func=token)
+
+    p_events = sub.add_parser("events", help="the list change events (a Redis Stream)")
+    events_sub = p_events.add_subparsers(dest="events_command", required=True)
+    p_tail = events_sub.add_parser(
+        "tail", help="read events with a consumer group, print them (JSON lines) and acknowledge them"
+    )
+    p_tail.add_argument("--group", default="watchlist-tail", help="consumer group (created if missing)")
+    p_tail.add_argument("--consumer", default=socket.gethostname(), help="this consumer's name in the group")
+    p_tail.add_argument("--stream", default=None, help="default: WATCHLIST_EVENTS_STREAM")
+    p_tail.add_argument(
+        "--from-start", action="store_true", help="a new group starts at the oldest event kept, not the next"
+    )
+    p_tail.add_argument("--max-events", type=int, default=None, help="stop after printing this many")
+    p_tail.add_argument("--block-ms", type=int, default=1_000, help="how long one read waits")
+    p_tail.add_argument("--idle-exit-s", type=float, default=None, help="stop after this long without events")
+    p_tail.set_defaults(func=events_tail)
     return parser
 
 

@@ -80,6 +80,36 @@ class Settings(BaseSettings):
     breaker_failures: int = Field(default=3, ge=1, description="consecutive failures that open a breaker")
     breaker_reset_s: float = Field(default=5.0, gt=0)
 
+    # --- list change events (docs/design.md §12)
+    events_enabled: bool = Field(
+        default=True,
+        description="relay every list change to the Redis Stream (one replica at a time, by lease)",
+    )
+    events_stream: str = Field(
+        default="watchlist:events", min_length=1, max_length=200, description="the Redis Stream key"
+    )
+    events_maxlen: int = Field(
+        default=100_000, ge=1_000, le=100_000_000, description="entries kept (XADD MAXLEN ~, approximate)"
+    )
+    events_lease_s: float = Field(
+        default=10.0, ge=1, le=300, description="relay lease; a dead holder is replaced within about this"
+    )
+    events_source: str = Field(
+        default="/watchlist-service", min_length=1, description="the CloudEvents `source` of every event"
+    )
+
+    # --- recommendations (docs/design.md §12)
+    recs_seed_titles: int = Field(
+        default=10,
+        ge=1,
+        le=50,
+        description="most recently added titles whose TMDb recommendations are merged",
+    )
+    recs_ttl_s: int = Field(default=3_600, ge=1, description="an answer cached per list version")
+    recs_stale_ttl_s: int = Field(
+        default=7 * 86_400, ge=1, description="the last good answer, served (stale) while TMDb is down"
+    )
+
     # --- auth
     jwt_algorithms: list[JwtAlgorithm] = Field(default_factory=_default_algorithms)
     jwt_secret: SecretStr | None = None

@@ -168,3 +168,16 @@ class LeanPrometheusMiddleware(PrometheusMiddleware):
                 errors.inc()
             count.inc()
             duration.observe(time.perf_counter() - started)
+
+
+EVENTS_RELAYED = Counter(
+    "watchlist_events_total",
+    "The event relay (docs/design.md §12) by outcome: published (events), publish_failed (batches, retried), "
+    "lease_acquired, lease_lost, stream_error, history_lost (the stored position was too old for the oplog).",
+    ["outcome"],
+)
+EVENTS_LAG = Histogram(
+    "watchlist_events_lag_seconds",
+    "From a list change (its change record's time) to its event being in the Redis Stream.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)

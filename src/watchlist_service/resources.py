@@ -6,9 +6,9 @@ dependency providers: it holds the ``Resources`` of the running app. Nothing loo
 
 Start-up, in order: MongoDB (indexes ensured), the one Redis client (Cluster slot map loaded), the HTTP
 clients, the catalog, the realtime fan-out (pub/sub), the list service, the change-stream invalidator, the
-realtime hub, the import jobs and the eraser, the metadata sweep; then readiness turns on and the signal
-handlers go in (SIGTERM: readiness off, drain, sockets closed with 1001, then the server's own shutdown).
-Shutdown runs the same list backwards.
+event relay (its lease decides which replica publishes), the realtime hub, the import jobs and the eraser,
+the metadata sweep; then readiness turns on and the signal handlers go in (SIGTERM: readiness off, drain,
+sockets closed with 1001, then the server's own shutdown). Shutdown runs the same list backwards.
 
 Tracing (``WATCHLIST_OTEL_ENDPOINT``) is owned here too: ``Root`` builds its tracer provider (the app's
 middleware needs it), starts it before the clients are opened, hands it to each client to instrument, and
@@ -21,8 +21,11 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
+import socket
 import threading
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -41,6 +44,9 @@ from watchlist_service.catalog.limiter import OutboundLimiter
 from watchlist_service.catalog.schemas import MAX_OFFSET
 from watchlist_service.catalog.service import CatalogService
 from watchlist_service.config import Settings
+from watchlist_service.events.relay import EventRelay
+from watchlist_service.events.repository import RelayStateRepository
+from watchlist_service.events.stream import EventPublisher
 from watchlist_service.infra.breaker import CircuitBreaker
 from watchlist_service.infra.mongo import MongoClient, mongo_client
 from watchlist_service.infra.redis import (
@@ -59,6 +65,8 @@ from watchlist_service.ratelimit import RateLimits
 from watchlist_service.realtime.fanout import ChannelsEventSink, build_channels
 from watchlist_service.realtime.hub import RealtimeHub
 from watchlist_service.realtime.tickets import TicketStore
+from watchlist_service.recommendations.cache import RecommendationsCache
+from watchlist_service.recommendations.service import RecommendationService
 from watchlist_service.security import TokenVerifier
 from watchlist_service.tracing import Tracing, open_tracing
 from watchlist_service.watchlist.cache import PageCache
@@ -97,7 +105,9 @@ class Resources:
     imports: ImportService
     eraser: EraseService
     exporter: ExportService
+    recommendations: RecommendationService
     readiness: Readiness = field(default_factory=Readiness)
+    events: EventRelay | None = None  # None: WATCHLIST_EVENTS_ENABLED=false
 
 
 def _guard(
@@ -225,6 +235,36 @@ async def _sweep_pending_metadata(service: WatchlistService, interval_s: float) 
             logger.info("metadata sweep filled {} titles", filled)
 
 
+async def _open_events(
+    settings: Settings,
+    stack: AsyncExitStack,
+    mongo: MongoClient,
+    repository: WatchlistRepository,
+    redis: RedisClient,
+    pipeliner: Pipeliner,
+) -> EventRelay | None:
+    """The event relay (docs/design.md §12): every replica runs one; the lease makes one of them active."""
+    if not settings.events_enabled:
+        return None
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    relay = EventRelay(
+        repository,
+        RelayStateRepository(
+            mongo[settings.mongodb_database], settings.events_stream, holder, lease_s=settings.events_lease_s
+        ),
+        # Not a request: a batch may take the socket timeout; the relay retries what fails.
+        EventPublisher(
+            _guard(settings, redis, pipeliner, "events", budget_ms=settings.redis_timeout_ms),
+            settings.events_stream,
+            maxlen=settings.events_maxlen,
+        ),
+        event_source=settings.events_source,
+        lease_s=settings.events_lease_s,
+    )
+    await stack.enter_async_context(relay.running())
+    return relay
+
+
 async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -289,6 +329,18 @@ async def open_resources(settings: Settings, tracing: Tracing | None = None) -> 
             invalidator = ChangeStreamInvalidator(repository, page_cache)
             await stack.enter_async_context(invalidator.running())
 
+        recommendations = RecommendationService(
+            repository,
+            catalog,
+            RecommendationsCache(
+                _guard(settings, redis, pipeliner, "recs"),
+                ttl_s=settings.recs_ttl_s,
+                stale_ttl_s=settings.recs_stale_ttl_s,
+            ),
+            seed_titles=settings.recs_seed_titles,
+        )
+        events_relay = await _open_events(settings, stack, mongo, repository, redis, pipeliner)
+
         hub = RealtimeHub(
             settings,
             channels,
@@ -322,6 +374,8 @@ async def open_resources(settings: Settings, tracing: Tracing | None = None) -> 
             imports=imports,
             eraser=eraser,
             exporter=ExportService(repository),
+            recommendations=recommendations,
+            events=events_relay,
         )
 
 

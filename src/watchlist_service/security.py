@@ -67,9 +67,9 @@ def require_access(principal: Principal, user_id: str, *, write: bool) -> None:
 
 
 def require_scope(principal: Principal, scope: str) -> None:
-    """Raise ``Forbidden`` unless the token carries ``scope`` (whoever it names: erase is for services)."""
+    """Raise ``Forbidden`` unless the token carries ``scope`` (service routes: erase, reads across users)."""
     if scope not in principal.scopes:
-        raise Forbidden(f"This token lacks the scope {scope}")
+        raise Forbidden(f"This route needs a token with the {scope} scope")
 
 
 class JwksCache:

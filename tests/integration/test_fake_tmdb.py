@@ -712,3 +712,41 @@ def test_main_needs_a_credential() -> None:
     assert "--api-key or --bearer-token" in result.stderr
     with pytest.raises(ValueError, match="API key or a bearer token"):
         make_server("127.0.0.1", 0)
+
+
+# --- recommendations ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kind", "tmdb_id"), [("movie", 550), ("tv", 1396)])
+def test_recommendations_share_genres_most_first_then_popularity_in_tmdb_pages(
+    api: httpx.Client, kind: str, tmdb_id: int
+) -> None:
+    """The fake's /recommendations (docs/design.md §12): same kind, sharing genres with the title, most shared
+    first, then more popular; TMDb's page shape (page, results, total_pages, total_results), two pages at
+    most."""
+    title = api.get(f"/3/{kind}/{tmdb_id}/recommendations").json()
+    second = api.get(f"/3/{kind}/{tmdb_id}/recommendations", params={"page": 2}).json()
+    assert set(title) == {"page", "results", "total_pages", "total_results"}
+    assert title["page"] == 1
+    assert second["page"] == 2
+    assert title["total_results"] <= 40
+    assert title["total_pages"] == max(1, -(-title["total_results"] // 20))
+    results = title["results"] + second["results"]
+    assert len(results) == title["total_results"]
+    assert results
+    assert tmdb_id not in [r["id"] for r in results]
+    assert {r["media_type"] for r in results} == {kind}
+    genres = {g["id"] for g in api.get(f"/3/{kind}/{tmdb_id}").json()["genres"]}
+    keys = [(-len(genres & set(r["genre_ids"])), -r["popularity"], r["id"]) for r in results]
+    assert all(-shared > 0 for shared, _, _ in keys)
+    assert keys == sorted(keys)
+    again = api.get(f"/3/{kind}/{tmdb_id}/recommendations").json()
+    assert again == title  # deterministic
+    appended = api.get(f"/3/{kind}/{tmdb_id}", params={"append_to_response": "recommendations"}).json()
+    assert appended["recommendations"]["results"] == title["results"]
+
+
+def test_recommendations_of_an_unknown_title_are_404_and_bad_pages_400(api: httpx.Client) -> None:
+    assert api.get("/3/movie/999999999/recommendations").status_code == 404
+    assert api.get("/3/movie/550/recommendations", params={"page": "0"}).status_code == 400
+    assert api.get("/3/movie/550/recommendations").status_code == 200

@@ -7,6 +7,7 @@ and a client that ignored MOVED redirections or a script that reached across slo
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -30,6 +31,7 @@ from watchlist_dev.redis_cluster import (
 )
 from watchlist_service.config import Settings
 from watchlist_service.realtime.fanout import channel_for
+from watchlist_service.resources import resources_of
 
 pytest_plugins = ["tests.integration.catalog_fixtures"]
 pytestmark = [
@@ -408,3 +410,29 @@ async def test_a_cluster_unreachable_at_start_up_does_not_stop_the_service(
         assert ticket.status_code == 503, ticket.text
         assert "retry-after" in ticket.headers
         assert (await client.get("/v1/health/live")).status_code == 200
+
+
+async def test_list_events_of_users_on_every_node_go_to_the_one_stream_key(
+    cluster: RedisClusterNodes, cluster_client: ClientFactory, cluster_redis: RedisCluster, settings: Settings
+) -> None:
+    """docs/design.md §12: one stream key, one slot: every user's events, whatever node owns the user's keys,
+    are in that stream in per-user version order."""
+    users = await users_on_every_node(cluster, settings)
+    stream = f"watchlist:events:c-{uuid.uuid4().hex[:8]}"
+    async with cluster_client(events_stream=stream) as client:
+        relay = resources_of(client._transport.app).events  # type: ignore[attr-defined]
+        assert relay is not None
+        await asyncio.wait_for(relay.active.wait(), 10)
+        for user in users:
+            assert (
+                await client.post("/v1/watchlist", json={"contentId": "movie:9"}, headers=user.headers)
+            ).is_success
+            assert (await client.delete("/v1/watchlist/movie:9", headers=user.headers)).is_success
+        ids: list[str] = []
+        async with asyncio.timeout(10):
+            while len(ids) < 2 * len(users):
+                raw: Any = await cluster_redis.xrange(stream)
+                found = [json.loads(fields[b"event"]) for _, fields in raw]
+                ids = [e["id"] for e in found if e["subject"] in {u.id for u in users}]
+                await asyncio.sleep(0.05)
+    assert ids == [f"{u.id}:{v}" for u in users for v in (1, 2)]

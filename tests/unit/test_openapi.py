@@ -134,7 +134,7 @@ def test_the_codes_of_each_status_are_the_ones_that_status_carries(schema: dict[
 
 def test_service_access_can_be_forbidden_and_own_lists_cannot(schema: dict[str, Any]) -> None:
     for method, path, operation in _operations(schema):
-        if path.startswith("/v1/users/"):
+        if path.startswith(("/v1/users/", "/v1/titles/")):  # service access (§1, §12)
             assert _problems(operation)[403] == {30002}, (method, path)
         else:
             assert 403 not in _problems(operation), (method, path)

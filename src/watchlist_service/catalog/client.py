@@ -147,6 +147,15 @@ class TmdbClient:
         path = f"/3/{kind}/{_check_id(tmdb_id)}"
         return await self._get(kind, path, {}, deadline=deadline, not_found=_NOT_FOUND[kind])
 
+    async def recommendations(
+        self, kind: ContentKind, tmdb_id: int, page: int, *, deadline: float
+    ) -> dict[str, Any]:
+        """One page of ``/3/movie/{id}/recommendations`` or ``/3/tv/{id}/recommendations``; a 404 (no such
+        title) is ``MovieNotFound`` / ``TvNotFound``."""
+        path = f"/3/{kind}/{_check_id(tmdb_id)}/recommendations"
+        params = {"page": str(_check_page(page))}
+        return await self._get("recommendations", path, params, deadline=deadline, not_found=_NOT_FOUND[kind])
+
     async def discover(
         self, kind: ContentKind, sort_by: str, page: int, *, deadline: float
     ) -> dict[str, Any]:

@@ -101,6 +101,19 @@ class CatalogService:
         except TimeoutError:
             raise catalog_unavailable("TMDb did not answer in time", 1) from None
 
+    async def recommendations(self, kind: ContentKind, tmdb_id: int) -> list[CatalogItem]:
+        """TMDb's recommendations for a title (its first page: the 20 it ranks highest), in TMDb's order;
+        cached, coalesced and served stale like every TMDb answer. ``MovieNotFound`` / ``TvNotFound`` when
+        TMDb has no such title, ``CatalogUnavailable`` when it cannot say."""
+
+        async def fetch(deadline: float) -> TmdbPage:
+            return tmdb_page(await self._tmdb().recommendations(kind, tmdb_id, 1, deadline=deadline), kind)
+
+        not_found = MovieNotFound if kind == "movie" else TvNotFound
+        spec = Spec(f"recs:{kind}:{tmdb_id}", self._list_ttl_s, fetch, self._decoders["page"], not_found)
+        page: TmdbPage = await self._cache.get(spec)
+        return [item for item in page.items if item is not None]
+
     async def movies(self, *, sort: CatalogSort, count: int, cursor: str | None) -> CatalogPage:
         """A page of ``/3/discover/movie`` in ``sort`` order."""
         return await self._discover("movie", sort, count, cursor)

@@ -426,6 +426,27 @@ KEY_LAYOUTS: Final[tuple[KeyLayout, ...]] = (
         r"^tmdb:ratelimit$",
     ),
     _layout(
+        "{userId}:recs:{version}:{count}",
+        "recommendations/cache.py",
+        "WATCHLIST_RECS_TTL_S (1 h)",
+        "the recommendations answer for one list version and count (JSON)",
+        rf"^{_USER}:recs:\d+:\d+$",
+    ),
+    _layout(
+        "{userId}:recs:last",
+        "recommendations/cache.py",
+        "WATCHLIST_RECS_STALE_TTL_S (7 d)",
+        "the user's last good recommendations answer, served stale while TMDb is down (JSON)",
+        rf"^{_USER}:recs:last$",
+    ),
+    _layout(
+        "watchlist:events[:{suffix}] (WATCHLIST_EVENTS_STREAM)",
+        "events/stream.py",
+        "none: trimmed to WATCHLIST_EVENTS_MAXLEN entries (MAXLEN ~)",
+        "a Redis Stream of list change events, one field `event` (CloudEvent JSON); consumer groups",
+        r"^watchlist:events(:[\w.-]+)?$",
+    ),
+    _layout(
         "realtime:ticket:{sha256(ticket)}",
         "realtime/tickets.py",
         "WATCHLIST_WS_TICKET_TTL_S (30 s)",

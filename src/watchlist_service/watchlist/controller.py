@@ -19,6 +19,7 @@ from watchlist_service.errors import (
     AlreadyInList,
     DatabaseUnavailable,
     Forbidden,
+    InvalidRequest,
     ListFull,
     NotInList,
     PreconditionFailed,
@@ -28,10 +29,17 @@ from watchlist_service.errors import (
 )
 from watchlist_service.openapi import docs, header, layer_errors
 from watchlist_service.routes import RateClass, declared, facts, prefetched
-from watchlist_service.security import SUBJECT_PATTERN, Principal, require_access
+from watchlist_service.security import (
+    SCOPE_READ_ANY,
+    SUBJECT_PATTERN,
+    Principal,
+    require_access,
+    require_scope,
+)
 from watchlist_service.watchlist import examples
 from watchlist_service.watchlist.schemas import (
     CONTENT_ID_RE,
+    WATCHERS_MAX,
     AddRequest,
     BatchRequest,
     BatchResult,
@@ -48,6 +56,7 @@ from watchlist_service.watchlist.schemas import (
     ReplaceRequest,
     SortOrder,
     Stats,
+    Watchers,
     parse_if_match,
 )
 from watchlist_service.watchlist.service import WatchlistService, page_lookup
@@ -551,3 +560,38 @@ class UserWatchlistController(_WatchlistRoutes):
     # provide_path_list: 403 unless the token is the user's own or has the scope (docs/design.md §1).
     opt = layer_errors(Forbidden)
     dependencies = {"target": Provide(provide_path_list, sync_to_thread=False)}
+
+
+WatchersCount = Annotated[int, QueryParameter(ge=1, le=WATCHERS_MAX, description="user ids per page")]
+WatchersCursor = Annotated[
+    str | None,
+    QueryParameter(max_length=512, description="`nextCursor` of the previous page; absent for the first"),
+]
+
+
+class TitleWatchersController(Controller):
+    """Across lists, for service tokens with ``watchlist:read:any``: who holds a title."""
+
+    path = "/v1/titles"
+    tags = ["Titles (service access)"]
+
+    @get(
+        "/{content_id:str}/watchers",
+        operation_id="listTitleWatchers",
+        summary="List the users who hold a title",
+        description="The ids of the users whose list holds the title, ascending, `count` at a time; "
+        "`nextCursor` continues the walk (keyset: a user who holds the title throughout is answered "
+        "once). Needs a token with `watchlist:read:any` (403 otherwise).",
+        opt=facts(RateClass.READS, errors=(Forbidden, InvalidRequest, DatabaseUnavailable)),
+    )
+    async def watchers(
+        self,
+        request: AppRequest,
+        watchlist: NamedDependency[WatchlistService],
+        content_id: PathContentId,
+        cursor: WatchersCursor = None,
+        count: WatchersCount = 100,
+    ) -> Watchers:
+        """The user ids whose list holds the title, ascending, cursor-paginated; needs watchlist:read:any."""
+        require_scope(request.user, SCOPE_READ_ANY)
+        return await watchlist.watchers(content_id, cursor=cursor, count=count)

@@ -74,6 +74,34 @@ class VersionChange:
     resume_token: Mapping[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class ListChange:
+    """One real change of a list, as the change stream tells (the outbox of docs/design.md §12).
+
+    ``record`` is the stored change record (``op``, ``contentId``, ``at`` and whatever else an op stores);
+    ``item`` the title's entry as the list held it at ``item_version`` (at or after ``version``: read when the
+    change was read), ``None`` when the list no longer holds it. ``resume_token``: where a stream opened after
+    this change resumes.
+    """
+
+    user_id: str
+    version: int
+    record: Mapping[str, Any]
+    item: Item | None
+    item_version: int | None
+    resume_token: Mapping[str, Any]
+    # False for all but the last change of one stream event (a seeding insert holds several): a position
+    # stored after part of them would skip the rest.
+    ends_event: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class StreamIdle:
+    """A wait of the change stream that brought nothing; ``resume_token``: where it stands now."""
+
+    resume_token: Mapping[str, Any] | None
+
+
 class ChangeStreamUnavailable(Exception):
     """The change stream cannot be opened or read now (``lost``: it cannot resume from the given token)."""
 
@@ -93,6 +121,67 @@ _VERSION_CHANGES: list[Document] = [
             "documentKey": 1,
             "wallTime": 1,
             "version": {"$ifNull": ["$updateDescription.updatedFields.version", "$fullDocument.version"]},
+        }
+    },
+]
+
+
+# The change record an update pushed: ``changes.<n>`` while the kept records grow, the whole array once
+# ``$slice`` shifts it. Updates that push none (none exist today) are left out. Inserts (a first add's upsert,
+# seeding) carry all their records. The item is looked up after the fact (``updateLookup``), reduced on the
+# server to the one entry the change names.
+_LIST_CHANGES: list[Document] = [
+    {"$match": {"operationType": {"$in": ["insert", "update"]}}},
+    {
+        "$project": {
+            "documentKey": 1,
+            "operationType": 1,
+            "version": {"$ifNull": ["$updateDescription.updatedFields.version", "$fullDocument.version"]},
+            "pushed": {
+                "$filter": {
+                    "input": {"$objectToArray": {"$ifNull": ["$updateDescription.updatedFields", {}]}},
+                    "cond": {"$regexMatch": {"input": "$$this.k", "regex": r"^changes(\.[0-9]+)?$"}},
+                }
+            },
+            "insertedChanges": {
+                "$cond": [{"$eq": ["$operationType", "insert"]}, "$fullDocument.changes", "$$REMOVE"]
+            },
+            "fullDocument": {"version": 1, "items": 1},
+        }
+    },
+    {
+        "$set": {
+            "records": {
+                "$ifNull": [
+                    "$insertedChanges",
+                    {
+                        "$let": {
+                            "vars": {"last": {"$last": "$pushed"}},
+                            "in": {
+                                "$cond": [
+                                    {"$isArray": "$$last.v"},
+                                    [{"$last": "$$last.v"}],
+                                    ["$$last.v"],
+                                ]
+                            },
+                        }
+                    },
+                ]
+            }
+        }
+    },
+    {
+        "$project": {
+            "documentKey": 1,
+            "version": 1,
+            "records": 1,
+            "currentVersion": "$fullDocument.version",
+            "items": {
+                "$filter": {
+                    "input": {"$ifNull": ["$fullDocument.items", []]},
+                    "cond": {"$in": ["$$this.contentId", "$records.contentId"]},
+                }
+            },
         }
     },
 ]
@@ -150,6 +239,26 @@ def _item_of(doc: Document, content_id: str) -> Item:
         if raw.get(storage.CONTENT_ID) == content_id:
             return _decode_item(raw)
     raise NotInList(f"{content_id} is not in the list")
+
+
+def _list_changes(change: Document, token: Mapping[str, Any]) -> list[ListChange]:
+    """The list changes one change-stream event holds (several for an insert that seeded a list)."""
+    version = change.get("version")
+    records = [r for r in change.get("records") or [] if isinstance(r, dict)]
+    if not isinstance(version, int) or not records:
+        return []
+    current = change.get("currentVersion")
+    items = {str(raw.get(storage.CONTENT_ID)): raw for raw in change.get(ITEMS) or []}
+    user_id = str(change["documentKey"]["_id"])
+    first = version - len(records) + 1  # one version per record, the last one is ``version``
+    found = []
+    for index, record in enumerate(records):
+        raw = items.get(str(record.get(storage.CONTENT_ID)))
+        item = _decode_item(raw) if raw is not None and record.get("op") != "removed" else None
+        item_version = int(current) if item is not None and isinstance(current, int) else None
+        last = index == len(records) - 1
+        found.append(ListChange(user_id, first + index, record, item, item_version, token, ends_event=last))
+    return found
 
 
 class WatchlistRepository:
@@ -639,6 +748,65 @@ class WatchlistRepository:
             ) from exc
         except PyMongoError as exc:
             raise ChangeStreamUnavailable(repr(exc)) from exc
+
+    async def watch_list_changes(
+        self, resume_after: Mapping[str, Any] | None
+    ) -> AsyncGenerator[ListChange | StreamIdle, None]:
+        """Every real list change from now on (or after ``resume_after``), in the order MongoDB applied them
+        (per user: in version order), each with its change record and its item; a ``StreamIdle`` after each
+        wait that brought nothing (the first one: the stream is open). ``ChangeStreamUnavailable`` when the
+        stream breaks or cannot resume from ``resume_after``."""
+        try:
+            async with await self._coll.watch(
+                _LIST_CHANGES,
+                resume_after=resume_after,
+                full_document="updateLookup",
+                max_await_time_ms=100,
+            ) as stream:
+                yield StreamIdle(stream.resume_token)
+                while stream.alive:
+                    change = await stream.try_next()
+                    if change is None:
+                        yield StreamIdle(stream.resume_token)
+                        continue
+                    token = stream.resume_token
+                    assert token is not None  # set by every change read
+                    for found in _list_changes(change, token):
+                        yield found
+        except OperationFailure as exc:
+            raise ChangeStreamUnavailable(
+                str(exc),
+                permanent=exc.code == NOT_A_REPLICA_SET,
+                lost=exc.code == CHANGE_STREAM_HISTORY_LOST,
+            ) from exc
+        except PyMongoError as exc:
+            raise ChangeStreamUnavailable(repr(exc)) from exc
+
+    async def watchers(self, content_id: str, *, after: str | None, limit: int) -> list[str]:
+        """Up to ``limit`` ids of users whose list holds ``content_id``, ascending, all above ``after``.
+
+        A range scan of the ``contentId_userId`` index (no document is read: the projection is covered)."""
+        query: Document = {ITEM_CONTENT_ID: content_id}
+        if after is not None:
+            query["userId"] = {"$gt": after}
+        async with database_errors():
+            cursor = (
+                self._coll.find(query, {"_id": 0, "userId": 1})
+                .sort("userId", 1)
+                .hint(storage.WATCHERS_INDEX)
+                .limit(limit)
+            )
+            return [str(doc["userId"]) async for doc in cursor]
+
+    async def recent_titles(self, user_id: str, limit: int) -> tuple[list[str], set[str], int]:
+        """The ``limit`` most recently added titles (newest first), every title of the list, and its
+        version."""
+        async with database_errors():
+            doc = await self._coll.find_one({"_id": user_id}, {"_id": 0, ITEM_CONTENT_ID: 1, "version": 1})
+        if doc is None:
+            return [], set(), 0
+        ids = [str(raw[storage.CONTENT_ID]) for raw in doc.get(ITEMS, [])]
+        return ids[:limit], set(ids), int(doc["version"])
 
     async def ping(self) -> None:
         """Raise ``DatabaseUnavailable`` unless the primary answers."""

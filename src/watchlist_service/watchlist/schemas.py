@@ -184,6 +184,16 @@ class Changes(Struct, rename="camel"):
     version: int
 
 
+WATCHERS_MAX = 1_000
+
+
+class Watchers(Struct, rename="camel"):
+    """A page of the users whose list holds a title, by user id ascending; ``nextCursor`` continues it."""
+
+    user_ids: list[str]
+    next_cursor: str | None
+
+
 class ListEvent(Struct, rename="camel", omit_defaults=True):
     """A change pushed to the user's connected devices: ``item`` for added/updated, else ``contentId``."""
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import math
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -45,12 +47,42 @@ from watchlist_service.watchlist.schemas import (
     ReorderResult,
     ReplaceRequest,
     Stats,
+    Watchers,
     split_content_id,
 )
 
 _encode = msgspec.json.Encoder().encode
 LOOKUP_CONCURRENCY = 8
 FILL_ATTEMPTS = 4
+
+
+class _WatchersCursor(msgspec.Struct, frozen=True):
+    """Where a walk of a title's watchers stopped: the title and the last user id answered."""
+
+    c: str
+    u: str
+
+
+_decode_cursor = msgspec.json.Decoder(_WatchersCursor).decode
+
+
+def encode_watchers_cursor(content_id: str, last_user: str) -> str:
+    """An opaque cursor (base64url JSON): the walk goes on with the user ids above ``last_user``."""
+    return base64.urlsafe_b64encode(_encode(_WatchersCursor(content_id, last_user))).decode().rstrip("=")
+
+
+def decode_watchers_cursor(content_id: str, cursor: str) -> str:
+    """The last user id of a cursor given out for ``content_id``; ``InvalidRequest`` for anything else."""
+    try:
+        decoded = _decode_cursor(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        decoded = None
+    if decoded is None or decoded.c != content_id:
+        raise InvalidRequest(
+            "The cursor is not one this listing gave out",
+            extra={"errors": [{"field": "cursor", "message": "not a cursor of this title's watchers"}]},
+        )
+    return decoded.u
 
 
 class RenderedPage(msgspec.Struct, frozen=True):
@@ -405,6 +437,17 @@ class WatchlistService:
                 latest.pop(change.content_id, None)
                 latest[change.content_id] = change
         return Changes(changes=list(latest.values()), version=version)
+
+    async def watchers(self, content_id: str, *, cursor: str | None, count: int) -> Watchers:
+        """The users whose list holds ``content_id``, ``count`` at a time, by user id (keyset pagination: a
+        user who holds the title throughout a walk is answered exactly once, whatever changes meanwhile)."""
+        after = decode_watchers_cursor(content_id, cursor) if cursor else None
+        found = await self._repo.watchers(content_id, after=after, limit=count + 1)
+        page = found[:count]
+        more = len(found) > count
+        return Watchers(
+            user_ids=page, next_cursor=encode_watchers_cursor(content_id, page[-1]) if more else None
+        )
 
     async def stats(self, user_id: str) -> Stats:
         """Totals of the list."""

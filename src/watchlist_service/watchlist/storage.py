@@ -77,6 +77,7 @@ ADDED_AT: Final = "addedAt"
 # Attribute name of a StoredItem (the same as of the API Item) -> its stored name.
 ITEM_FIELD_NAMES: Final = {f.name: f.encode_name for f in msgspec.structs.fields(StoredItem)}
 
+WATCHERS_INDEX: Final = "contentId_userId"
 INDEXES: Final = [
     IndexModel([("userId", pymongo.ASCENDING)], name="userId_unique", unique=True),
     # Across documents only: a repeated contentId inside one list is prevented by the guarded add.
@@ -85,6 +86,9 @@ INDEXES: Final = [
         name="userId_contentId_unique",
         unique=True,
     ),
+    # Who holds a title (docs/design.md §12): one range scan per page, the title fixed, userId ascending.
+    # The unique index above starts with userId, so it cannot serve a query that fixes only the title.
+    IndexModel([(ITEM_CONTENT_ID, pymongo.ASCENDING), ("userId", pymongo.ASCENDING)], name=WATCHERS_INDEX),
     # Only lists waiting for metadata are indexed: the sweeper finds them without a scan.
     IndexModel(
         [(ITEM_PENDING, pymongo.ASCENDING)],

@@ -17,6 +17,7 @@ counters (with the W3C ``traceparent`` headers of the last requests that had one
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import gzip
 import hashlib
@@ -49,6 +50,7 @@ MAX_PAGE: Final = 500
 MAX_APPEND: Final = 20
 # The website's "Top Rated" lists use these minimum vote counts; without one, 1-vote 10/10 titles win.
 TOP_RATED_MIN_VOTES: Final = {"movie": 300, "tv": 200}
+RECOMMENDATIONS_MAX: Final = 2 * PAGE_SIZE
 
 CONTENT_TYPE: Final = "application/json;charset=utf-8"
 # Recorded 200s carry `public, max-age=N` where N is what is left of TMDb's edge-cache TTL: 10,898-27,823 s
@@ -437,6 +439,23 @@ class Catalog:
             ("discover", kind, field, descending, filters),
             lambda: [r for r in ordered if all(f.matches(r) for f in filters)],
         )
+
+    def recommendations(self, kind: str, record: JsonObject) -> list[JsonObject]:
+        """What ``/3/{kind}/{id}/recommendations`` lists, deterministically: titles of the same kind sharing
+        genres with ``record``, most shared genres first, then more popular, then lower id; at most
+        ``RECOMMENDATIONS_MAX`` (TMDb's own answers stop at two pages)."""
+        genres = frozenset(record.get("genre_ids") or ())
+
+        def build() -> list[JsonObject]:
+            ranked: list[tuple[int, float, int, JsonObject]] = []
+            for other in self.records[kind]:
+                shared = len(genres.intersection(other.get("genre_ids") or ()))
+                if shared and other["id"] != record["id"]:
+                    ranked.append((-shared, -(other.get("popularity") or 0.0), int(other["id"]), other))
+            ranked.sort(key=lambda t: t[:3])
+            return [{**self.item(kind, t[3]), "media_type": kind} for t in ranked[:RECOMMENDATIONS_MAX]]
+
+        return self._cached(("recommendations", kind, int(record["id"])), build)
 
     def match_rank(self, kind: str, record: JsonObject, needle: str) -> int | None:
         """0 exact title, 1 title prefix, 2 substring, None no match (needle already casefolded)."""
@@ -877,7 +896,16 @@ class FakeTmdb:
         record = self.catalog.by_id[kind].get(int(id_match.group(1))) if id_match else None
         if record is None:
             return NOT_FOUND_REPLY
+        if sub == "recommendations":
+            page = _parse_page(query)
+            if page is None:
+                return INVALID_PAGE_REPLY
+            found = self.catalog.recommendations(kind, record)
+            items = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+            return _ok(_page_body(page, items, len(found)), empty=not found)
         appendices = _movie_appendices(record) if kind == "movie" else _tv_appendices(record)
+        found = self.catalog.recommendations(kind, record)
+        appendices["recommendations"] = _page_body(1, found[:PAGE_SIZE], len(found))
         if sub is not None:
             content = appendices.get(sub)
             if not isinstance(content, dict):
@@ -1034,9 +1062,24 @@ class FakeTmdbServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], fake: FakeTmdb) -> None:
         """Bind and listen on `address` (port 0 picks a free port)."""
         self.fake = fake
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        """Accept a connection and remember it, so that closing the server can cut it."""
+        connection, address = super().get_request()
+        with self._connections_lock:
+            self._connections.add(connection)
+        return connection, address
+
+    def shutdown_request(self, request: Any) -> None:
+        """Forget a connection its handler has finished with."""
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
 
     def server_bind(self) -> None:
         """Bind without HTTPServer's reverse-DNS lookup of the host, which can stall offline."""
@@ -1046,9 +1089,15 @@ class FakeTmdbServer(ThreadingHTTPServer):
         self.server_port = int(port)
 
     def server_close(self) -> None:
-        """Stop the listener and release requests parked in hang faults."""
+        """Stop the listener, release requests parked in hang faults and cut open keep-alive connections
+        (a stopped TMDb answers nothing more, also on a connection a client had pooled)."""
         self.fake.close()
         super().server_close()
+        with self._connections_lock:
+            connections, self._connections = self._connections, set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 @lru_cache(maxsize=4)

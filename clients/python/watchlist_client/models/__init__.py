@@ -33,6 +33,7 @@ from .movie_details_type import MovieDetailsType
 from .page import Page
 from .patch_request import PatchRequest
 from .problem import Problem
+from .recommendations import Recommendations
 from .reorder_request import ReorderRequest
 from .reorder_result import ReorderResult
 from .replace_request import ReplaceRequest
@@ -50,6 +51,7 @@ from .user_list_watchlist_type_type_1 import UserListWatchlistTypeType1
 from .user_list_watchlist_type_type_2_type_1 import UserListWatchlistTypeType2Type1
 from .user_list_watchlist_type_type_3_type_1 import UserListWatchlistTypeType3Type1
 from .user_watchlist_contains_response_200 import UserWatchlistContainsResponse200
+from .watchers import Watchers
 from .watchlist_contains_response_200 import WatchlistContainsResponse200
 
 __all__ = (
@@ -86,6 +88,7 @@ __all__ = (
     "Page",
     "PatchRequest",
     "Problem",
+    "Recommendations",
     "ReorderRequest",
     "ReorderResult",
     "ReplaceRequest",
@@ -103,5 +106,6 @@ __all__ = (
     "UserListWatchlistTypeType2Type1",
     "UserListWatchlistTypeType3Type1",
     "UserWatchlistContainsResponse200",
+    "Watchers",
     "WatchlistContainsResponse200",
 )
