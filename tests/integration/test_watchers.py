@@ -61,7 +61,7 @@ async def test_a_walk_answers_each_steady_watcher_once_while_lists_change(
     title = fresh_title()
     repository = resources_of(app_client._transport.app).repository  # type: ignore[attr-defined]
     now = datetime.now(UTC)
-    steady = sorted(new_user(settings).id for _ in range(60))
+    steady = sorted(new_user(settings).id for _ in range(2500))  # the 2,500 holders
     await repository.insert_new_lists(
         {u: [item(title, now), item("movie:550", now - timedelta(seconds=1))] for u in steady}
     )
@@ -83,7 +83,7 @@ async def test_a_walk_answers_each_steady_watcher_once_while_lists_change(
 
     writer = asyncio.create_task(churn())
     try:
-        found = await walk(app_client, title, service_headers(settings), count=7)
+        found = await walk(app_client, title, service_headers(settings), count=97)
     finally:
         stop.set()
         await writer

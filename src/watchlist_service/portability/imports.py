@@ -183,6 +183,7 @@ class ImportService:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
+        self._stopping = False
 
     # --- upload and report
 
@@ -230,6 +231,10 @@ class ImportService:
         try:
             yield
         finally:
+            # A flag as well as the cancel: a cancellation that lands inside a driver call can come back as a
+            # driver error (DatabaseUnavailable here), which the sweep survives by design.
+            self._stopping = True
+            self._wake.set()
             sweeper.cancel()
             with suppress(asyncio.CancelledError):
                 await sweeper
@@ -242,7 +247,7 @@ class ImportService:
                     await self._repo.release(job_id, self.owner)
 
     async def _sweep(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 while len(self._tasks) < JOBS_PER_REPLICA:
                     job = await self._repo.claim(self.owner)
@@ -256,6 +261,8 @@ class ImportService:
                 pass
             except Exception:
                 logger.exception("import sweep failed")
+            if self._stopping:
+                return
             self._wake.clear()
             with suppress(TimeoutError):
                 async with asyncio.timeout(self._sweep_interval_s):
