@@ -15,7 +15,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from tests.conftest import ClientFactory
+from tests.conftest import ClientFactory, start_server
 from tests.integration.catalog_support import (
     FAST_TMDB,
     TMDB_API_KEY,
@@ -25,6 +25,7 @@ from tests.integration.catalog_support import (
     delete_tmdb_keys,
 )
 from watchlist_dev.fake_tmdb import make_server
+from watchlist_dev.processes import ManagedProcess
 from watchlist_service.config import Settings
 
 
@@ -70,3 +71,20 @@ def catalog_client(
         return make_client(**values)
 
     return factory
+
+
+@pytest.fixture(scope="module")
+def catalog_server(
+    settings: Settings, fake_tmdb: FakeTmdb, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ManagedProcess]:
+    """A real ``watchlist-service serve`` on the session's backends, with the fake TMDb as its catalog."""
+    server = start_server(
+        settings,
+        tmp_path_factory.mktemp("catalog-server"),
+        WATCHLIST_TMDB_BASE_URL=fake_tmdb.url,
+        WATCHLIST_TMDB_TOKEN=TMDB_TOKEN,
+    )
+    try:
+        yield server
+    finally:
+        server.stop()

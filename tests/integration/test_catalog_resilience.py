@@ -255,7 +255,9 @@ async def test_a_burst_of_distinct_cold_requests_never_exceeds_the_rate_limit(
     assert counters["max_rate_per_second"] <= limit, counters
     # The limiter waits for slots rather than failing: about limit x deadline answers get through.
     assert statuses[200] >= 2 * limit
-    assert counters["total"] == statuses[200]
+    # Every TMDb call became a 200, but for calls still in flight when the deadline abandoned their request
+    # (under load, a call sent just before it: at most one second's slots).
+    assert 0 <= counters["total"] - statuses[200] <= limit, (counters, statuses)
     assert elapsed < 3.0 + 1.0
 
 

@@ -7,14 +7,13 @@ batch (§8), a list read page after page by its ``Link`` headers (§3), a partia
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import start_server
-from tests.integration.catalog_support import TMDB_TOKEN, FakeTmdb
+from tests.integration.catalog_support import FakeTmdb
 from watchlist_client.api.catalog import list_movies
 from watchlist_client.models import CatalogPage
 from watchlist_client.service import RetryPolicy, WatchlistError, WatchlistService
@@ -41,22 +40,6 @@ class Recording(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-@pytest.fixture(scope="module")
-def api_server(
-    settings: Settings, fake_tmdb: FakeTmdb, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ManagedProcess]:
-    server = start_server(
-        settings,
-        tmp_path_factory.mktemp("client"),
-        WATCHLIST_TMDB_BASE_URL=fake_tmdb.url,
-        WATCHLIST_TMDB_TOKEN=TMDB_TOKEN,
-    )
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def _service_token(settings: Settings) -> str:
     return mint_token(
         settings, f"recommendations-{uuid.uuid4().hex[:6]}", scopes=[SCOPE_READ_ANY, SCOPE_WRITE_ANY]
@@ -64,11 +47,11 @@ def _service_token(settings: Settings) -> str:
 
 
 async def test_a_service_adds_pages_updates_and_batches_a_users_list(
-    api_server: ManagedProcess, settings: Settings
+    catalog_server: ManagedProcess, settings: Settings
 ) -> None:
     user = f"client-{uuid.uuid4().hex[:8]}"
     wire = Recording()
-    async with WatchlistService(api_server.url, _service_token(settings), transport=wire) as service:
+    async with WatchlistService(catalog_server.url, _service_token(settings), transport=wire) as service:
         # The generated operations are there too: titles to add, from the catalog (the fake TMDb).
         movies = await list_movies.asyncio(client=service.client, count=30)
         assert isinstance(movies, CatalogPage)
@@ -131,11 +114,11 @@ async def test_a_service_adds_pages_updates_and_batches_a_users_list(
 
 
 async def test_an_end_user_token_cannot_act_for_another_user(
-    api_server: ManagedProcess, settings: Settings
+    catalog_server: ManagedProcess, settings: Settings
 ) -> None:
     """docs/design.md §1: without the scopes, another user's list is 403 (and the caller's own one works)."""
     own = f"client-{uuid.uuid4().hex[:8]}"
-    async with WatchlistService(api_server.url, mint_token(settings, own)) as service:
+    async with WatchlistService(catalog_server.url, mint_token(settings, own)) as service:
         with pytest.raises(WatchlistError) as raised:
             await service.stats("someone-else")
         assert (raised.value.status, raised.value.code) == (403, 30002)

@@ -347,14 +347,14 @@ async def test_two_serve_processes_with_the_lease_holder_sigkilled_mid_way_publi
                     with contextlib.suppress(httpx.HTTPError, AssertionError):  # the killed one fails
                         await change(client, user, 1000 * index + n + 1)
                     done += 1
-                    if done >= 130:
+                    if done >= 170:
                         halfway.set()
 
             await asyncio.gather(*(one(i, u) for i, u in enumerate(users)))
 
         try:
             # Writes through both replicas; the lease holder is killed while they are under way.
-            both = asyncio.create_task(churn(24, [s.port for s in servers]))
+            both = asyncio.create_task(churn(32, [s.port for s in servers]))
             await halfway.wait()
             holder.kill()
             published = len(
@@ -362,7 +362,7 @@ async def test_two_serve_processes_with_the_lease_holder_sigkilled_mid_way_publi
             )
             written = await _versions_written(settings, [u.id for u in users])
             await both
-            await churn(6, [survivor.port])  # more, through the survivor, while it takes the lease over
+            await churn(10, [survivor.port])  # more, through the survivor, while it takes the lease over
             finals = {}
             for user in users:
                 page = await clients[survivor.port].get("/v1/watchlist", headers=user.headers)

@@ -12,13 +12,11 @@ import random
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import bearer, start_server
-from tests.integration.catalog_support import TMDB_TOKEN, FakeTmdb
+from tests.conftest import bearer
 from watchlist_dev.processes import ManagedProcess
 from watchlist_service.config import Settings
 from watchlist_service.security import SCOPE_READ_ANY, SCOPE_WRITE_ANY
@@ -28,24 +26,8 @@ pytestmark = pytest.mark.slow
 MAX_EXAMPLES = 25
 
 
-@pytest.fixture(scope="module")
-def api_server(
-    settings: Settings, fake_tmdb: FakeTmdb, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ManagedProcess]:
-    server = start_server(
-        settings,
-        tmp_path_factory.mktemp("schemathesis"),
-        WATCHLIST_TMDB_BASE_URL=fake_tmdb.url,
-        WATCHLIST_TMDB_TOKEN=TMDB_TOKEN,
-    )
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def test_generated_requests_get_documented_non_5xx_answers(
-    api_server: ManagedProcess, settings: Settings, tmp_path: Path
+    catalog_server: ManagedProcess, settings: Settings, tmp_path: Path
 ) -> None:
     # A service token with both scopes, so that /v1/users/{userId}/... operations are exercised too.
     token = bearer(settings, "schemathesis", scopes=[SCOPE_READ_ANY, SCOPE_WRITE_ANY])["Authorization"]
@@ -56,7 +38,7 @@ def test_generated_requests_get_documented_non_5xx_answers(
         [
             str(Path(sys.executable).parent / "schemathesis"),
             "run",
-            api_server.url + "/schema/openapi.json",
+            catalog_server.url + "/schema/openapi.json",
             "--header",
             f"Authorization: {token}",
             "--checks",

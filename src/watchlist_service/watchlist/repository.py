@@ -261,6 +261,16 @@ def _list_changes(change: Document, token: Mapping[str, Any]) -> list[ListChange
     return found
 
 
+def _stream_unavailable(exc: PyMongoError) -> ChangeStreamUnavailable:
+    """What a broken change stream means: for good (no replica set), history lost (resume impossible), or
+    for now."""
+    if isinstance(exc, OperationFailure):
+        return ChangeStreamUnavailable(
+            str(exc), permanent=exc.code == NOT_A_REPLICA_SET, lost=exc.code == CHANGE_STREAM_HISTORY_LOST
+        )
+    return ChangeStreamUnavailable(repr(exc))
+
+
 class WatchlistRepository:
     """Reads and atomic writes of the ``watchlists`` collection."""
 
@@ -740,14 +750,8 @@ class WatchlistRepository:
                     if isinstance(version, int) and stream.resume_token is not None:
                         user_id = change["documentKey"]["_id"]
                         yield VersionChange(user_id, version, change.get("wallTime"), stream.resume_token)
-        except OperationFailure as exc:
-            raise ChangeStreamUnavailable(
-                str(exc),
-                permanent=exc.code == NOT_A_REPLICA_SET,
-                lost=exc.code == CHANGE_STREAM_HISTORY_LOST,
-            ) from exc
         except PyMongoError as exc:
-            raise ChangeStreamUnavailable(repr(exc)) from exc
+            raise _stream_unavailable(exc) from exc
 
     async def watch_list_changes(
         self, resume_after: Mapping[str, Any] | None
@@ -773,14 +777,8 @@ class WatchlistRepository:
                     assert token is not None  # set by every change read
                     for found in _list_changes(change, token):
                         yield found
-        except OperationFailure as exc:
-            raise ChangeStreamUnavailable(
-                str(exc),
-                permanent=exc.code == NOT_A_REPLICA_SET,
-                lost=exc.code == CHANGE_STREAM_HISTORY_LOST,
-            ) from exc
         except PyMongoError as exc:
-            raise ChangeStreamUnavailable(repr(exc)) from exc
+            raise _stream_unavailable(exc) from exc
 
     async def watchers(self, content_id: str, *, after: str | None, limit: int) -> list[str]:
         """Up to ``limit`` ids of users whose list holds ``content_id``, ascending, all above ``after``.
