@@ -74,7 +74,10 @@ def find_engine(*, install: bool = True) -> Engine:
         if probe.returncode == 0:
             return Engine("docker", docker)
     try:
-        return Engine("podman", debian.ensure("podman", ["podman", "buildah"], install=install))
+        # slirp4netns is only a recommendation of Debian's podman, and the install skips those.
+        podman = debian.ensure("podman", ["podman", "buildah", "slirp4netns"], install=install)
+        debian.ensure("slirp4netns", install=install)
+        return Engine("podman", podman)
     except debian.MissingPackage as exc:
         raise ImageError(f"no container engine: {exc}") from None
 
