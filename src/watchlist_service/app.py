@@ -11,34 +11,30 @@ from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
-from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 from litestar.router import Router
 from litestar.static_files import create_static_files_router
 
 from watchlist_service import __version__
 from watchlist_service.catalog.controller import CatalogController
 from watchlist_service.config import Settings
+from watchlist_service.edge import Edge, guard
 from watchlist_service.errors import EXCEPTION_HANDLERS
 from watchlist_service.health import live, ready
-from watchlist_service.idempotency import IdempotencyMiddleware
-from watchlist_service.logging import RequestContextMiddleware, configure_logging
-from watchlist_service.metrics import LeanPrometheusMiddleware
+from watchlist_service.logging import configure_logging
 from watchlist_service.openapi import document
 from watchlist_service.portability.controller import (
     ErasableUserWatchlistController,
     MyPortabilityController,
     UserPortabilityController,
 )
-from watchlist_service.ratelimit import FailedAuthRateLimitMiddleware, UserRateLimitMiddleware
 from watchlist_service.realtime.controller import RealtimeController
 from watchlist_service.recommendations.controller import RecommendationsController
 from watchlist_service.resources import Root
 from watchlist_service.routes import READ
-from watchlist_service.security import auth_middleware
 from watchlist_service.watchlist.controller import (
     MyWatchlistController,
     TitleWatchersController,
@@ -104,13 +100,6 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
     # Tracing, when on: the span is named after the route once the router found it (docs/design.md §13).
     traced: list[Middleware] = [root.tracing.route_middleware] if root.tracing is not None else []
     swagger, swagger_assets = _swagger_ui()
-    prometheus = PrometheusConfig(
-        app_name="watchlist",
-        group_path=True,
-        exclude=["/metrics"],
-        middleware_class=LeanPrometheusMiddleware,
-        scopes={ScopeType.HTTP},  # a socket is not a request: realtime has its own watchlist_ws_* metrics
-    )
     app = Litestar(
         route_handlers=[
             MyWatchlistController,
@@ -139,16 +128,9 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             "eraser": Provide(lambda: root.resources.eraser, sync_to_thread=False),
             "recommendations": Provide(lambda: root.resources.recommendations, sync_to_thread=False),
         },
-        # Outer to inner: metrics, failed-authentication limit per IP, authentication, limit per user,
-        # idempotency keys (scoped to the caller, on routes that declare them).
-        middleware=[
-            *traced,
-            prometheus.middleware,
-            FailedAuthRateLimitMiddleware(root),
-            auth_middleware(root),
-            UserRateLimitMiddleware(root),
-            IdempotencyMiddleware(root),
-        ],
+        # After routing: requests in progress, the failed-authentication limit per IP, authentication, the
+        # limit per user, idempotency keys (scoped to the caller, on routes that declare them): edge.Guard.
+        middleware=[*traced, guard(root)],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None,
@@ -176,9 +158,10 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
         ),
         logging_config=None,
     )
-    # Outermost, around Litestar's own exception handling: so the request id and the access log also cover
-    # answers made outside any route (unknown paths, authentication failures, CORS preflights).
-    app.asgi_handler = RequestContextMiddleware(app.asgi_handler, access_log=settings.access_log)
+    # Outermost, around Litestar's own exception handling: so the request id, the access log and the request
+    # metrics also cover answers made outside any route (unknown paths, authentication failures, CORS
+    # preflights) and by its exception handlers.
+    app.asgi_handler = Edge(app.asgi_handler, access_log=settings.access_log)
     if root.tracing is not None:
         # Outside that: the request's span (the caller's traceparent continued) covers its access-log line.
         app.asgi_handler = root.tracing.asgi(app.asgi_handler)

@@ -14,17 +14,14 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from litestar.enums import ScopeType
-from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from loguru import logger
 
 from watchlist_service.errors import BodyTooLarge, DomainError, InvalidRequest
 from watchlist_service.infra.redis import RedisGuard, Unavailable
-from watchlist_service.routes import facts_of
 
 if TYPE_CHECKING:
-    from watchlist_service.resources import Root
+    from watchlist_service.resources import Resources
 
 HEADER = b"idempotency-key"
 KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -71,58 +68,49 @@ def record_key(user_id: str, key: str) -> str:
     return "{" + user_id + "}:idem:" + hashlib.sha256(key.encode()).hexdigest()
 
 
-class IdempotencyMiddleware(ASGIMiddleware):
-    """For POST routes that declare ``idempotent`` (``routes.py``); runs after authentication (keys are
-    scoped to the caller)."""
+async def run_idempotent(
+    resources: Resources, scope: Scope, receive: Receive, send: Send, app: ASGIApp
+) -> None:
+    """Run a POST of a route that declares ``idempotent`` (``routes.py``), after authentication (keys are
+    scoped to the caller): replay, refuse or run-and-record it when it carries an ``Idempotency-Key``."""
+    key = _header(scope, HEADER)
+    if key is None:
+        await app(scope, receive, send)
+        return
+    if not KEY_RE.match(key):
+        raise InvalidRequest(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            extra={"errors": [{"field": "Idempotency-Key", "message": "invalid"}]},
+        )
+    redis = resources.requests_redis
+    body = await _read_body(receive, resources.settings.max_body_bytes)
+    fingerprint = hashlib.sha256(scope["path"].encode() + b"\n" + body).hexdigest()
+    stored_at = record_key(scope["user"].sub, key)
 
-    scopes = (ScopeType.HTTP,)
+    claimed = await _claim(redis, stored_at, fingerprint)
+    if isinstance(claimed, _Record):
+        if claimed.fingerprint != fingerprint:
+            raise IdempotencyKeyReused("The Idempotency-Key was already used with a different request")
+        if claimed.status == 0:
+            raise IdempotencyInProgress("The first request with this Idempotency-Key has not finished")
+        await _replay(claimed, send)
+        return
 
-    def __init__(self, root: Root) -> None:
-        self._root = root
+    captured = _Record(fingerprint=fingerprint)
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        """Replay, refuse or run-and-record a request with an ``Idempotency-Key``."""
-        key = _header(scope, HEADER) if scope.get("method") == "POST" else None
-        if key is None or not facts_of(scope).idempotent:
-            await next_app(scope, receive, send)
-            return
-        if not KEY_RE.match(key):
-            raise InvalidRequest(
-                "Idempotency-Key must be 1 to 255 visible ASCII characters",
-                extra={"errors": [{"field": "Idempotency-Key", "message": "invalid"}]},
-            )
-        resources = self._root.resources
-        redis = resources.requests_redis
-        body = await _read_body(receive, resources.settings.max_body_bytes)
-        fingerprint = hashlib.sha256(scope["path"].encode() + b"\n" + body).hexdigest()
-        stored_at = record_key(scope["user"].sub, key)
+    async def send_and_capture(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            captured.status = message["status"]
+            captured.headers = [(k, v) for k, v in message.get("headers", []) if k.lower() in _KEPT_HEADERS]
+        elif message["type"] == "http.response.body":
+            captured.body += message.get("body", b"")
+        await send(message)
 
-        claimed = await _claim(redis, stored_at, fingerprint)
-        if isinstance(claimed, _Record):
-            if claimed.fingerprint != fingerprint:
-                raise IdempotencyKeyReused("The Idempotency-Key was already used with a different request")
-            if claimed.status == 0:
-                raise IdempotencyInProgress("The first request with this Idempotency-Key has not finished")
-            await _replay(claimed, send)
-            return
-
-        captured = _Record(fingerprint=fingerprint)
-
-        async def send_and_capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                captured.status = message["status"]
-                captured.headers = [
-                    (k, v) for k, v in message.get("headers", []) if k.lower() in _KEPT_HEADERS
-                ]
-            elif message["type"] == "http.response.body":
-                captured.body += message.get("body", b"")
-            await send(message)
-
-        try:
-            await next_app(scope, _replaying(body), send_and_capture)
-        finally:
-            if claimed is True:
-                await _settle(redis, stored_at, captured)
+    try:
+        await app(scope, _replaying(body), send_and_capture)
+    finally:
+        if claimed is True:
+            await _settle(redis, stored_at, captured)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

@@ -24,20 +24,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from limits import RateLimitItem, parse
-from litestar.enums import ScopeType
-from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Scope
 
 from watchlist_service.config import Settings
-from watchlist_service.errors import RateLimited, Unauthenticated
-from watchlist_service.infra.redis import RedisGuard, Unavailable, request_budget
-from watchlist_service.routes import RateClass, facts_of, keep_prefetched
-from watchlist_service.security import SERVICE_SCOPES, Principal, is_public
+from watchlist_service.errors import RateLimited
+from watchlist_service.infra.redis import RedisGuard, Unavailable
+from watchlist_service.routes import RateClass
+from watchlist_service.security import SERVICE_SCOPES, Principal
 
 if TYPE_CHECKING:
     from redis.commands.core import AsyncScript
-
-    from watchlist_service.resources import Root
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 AUTH_FAILURES: Final = "auth-failures"
@@ -174,77 +170,3 @@ def budget(declared: RateClass, principal: Principal) -> RateClass:
     if principal.scopes & SERVICE_SCOPES:
         return RateClass.SERVICE
     return declared
-
-
-class UserRateLimitMiddleware(ASGIMiddleware):
-    """Per user and the route's declared class (``routes.py``); runs after authentication."""
-
-    scopes = (ScopeType.HTTP,)
-    should_bypass_for_scope = staticmethod(is_public)
-
-    def __init__(self, root: Root) -> None:
-        self._root = root
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        """Count the request; refuse it with 429 over the limit; add the RateLimit headers."""
-        principal = scope.get("user")
-        if principal is None:  # OPTIONS (CORS preflight) is answered without authentication
-            await next_app(scope, receive, send)
-            return
-        limits = self._root.resources.rate_limits
-        route = facts_of(scope)
-        kind = budget(route.rate, principal)
-        owner = scope.get("path_params", {}).get("user_id", principal.sub)
-        # Early reads share the counter's call only under the same hash tag (the caller's own list).
-        reads = (
-            route.prefetch(scope, owner) if route.prefetch is not None and owner == principal.sub else None
-        )
-        counted = await limits.enforce(kind, principal.sub, reads or ())
-        if reads and counted.read is not None:
-            keep_prefetched(scope, counted.read)
-        headers = [
-            (b"ratelimit-limit", str(counted.item.amount).encode()),
-            (b"ratelimit-remaining", str(counted.remaining).encode()),
-        ]
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *headers]
-            await send(message)
-
-        await next_app(scope, receive, send_with_headers)
-
-
-class FailedAuthRateLimitMiddleware(ASGIMiddleware):
-    """Per client IP, for requests that fail authentication; runs before it. The first of ours to use Redis,
-    so the request's shared Redis budget starts here (``request_budget``).
-
-    A token this process has already verified skips the check, so normal traffic costs nothing here.
-    """
-
-    scopes = (ScopeType.HTTP,)
-    should_bypass_for_scope = staticmethod(is_public)
-
-    def __init__(self, root: Root) -> None:
-        self._root = root
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        """Refuse an address that failed too often; count each authentication failure."""
-        resources = self._root.resources
-        limits = resources.rate_limits
-        # A write keeps half of the request's Redis budget for its invalidation (see PageCache.invalidate).
-        reserved_s = resources.settings.redis_budget_ms / 2000 if facts_of(scope).write else 0.0
-        authorization = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), "")
-        token = authorization.partition(" ")[2].strip()
-        if token and resources.verifier.remembers(token):
-            with request_budget(reserved_s=reserved_s):
-                await next_app(scope, receive, send)
-            return
-        with request_budget(reserved_s=reserved_s):
-            ip = limits.client_ip(scope)
-            await limits.refuse_if_exhausted(ip)
-            try:
-                await next_app(scope, receive, send)
-            except Unauthenticated:
-                await limits.count_failure(ip)
-                raise

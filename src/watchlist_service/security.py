@@ -12,17 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import jwt
-from litestar.connection import ASGIConnection
-from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
-from litestar.middleware.base import DefineMiddleware
 
 from watchlist_service.config import HMAC_ALGORITHMS, Settings
 from watchlist_service.errors import Forbidden, Unauthenticated
 
 if TYPE_CHECKING:
-    from litestar.types import ASGIApp, Scope
-
-    from watchlist_service.resources import Root
+    from litestar.types import Scope
 
 SCOPE_READ_ANY = "watchlist:read:any"
 SCOPE_WRITE_ANY = "watchlist:write:any"
@@ -202,27 +197,3 @@ def mint_token(settings: Settings, sub: str, *, scopes: list[str] | None = None,
     if scopes:
         claims["scope"] = " ".join(scopes)
     return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=settings.jwt_algorithms[0])
-
-
-class JWTAuthenticationMiddleware(AbstractAuthenticationMiddleware):
-    """Puts the verified Principal on ``request.user`` for every non-public route."""
-
-    def __init__(self, app: ASGIApp, root: Root, **options: Any) -> None:
-        super().__init__(app, **options)
-        self._root = root
-
-    async def authenticate_request(
-        self, connection: ASGIConnection[Any, Any, Any, Any]
-    ) -> AuthenticationResult:
-        verifier = self._root.resources.verifier
-        header = connection.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("A bearer token is required")
-        principal = await verifier.verify(token.strip())
-        return AuthenticationResult(user=principal, auth=token)
-
-
-def auth_middleware(root: Root) -> DefineMiddleware:
-    """The authentication middleware, excluding the public paths."""
-    return DefineMiddleware(JWTAuthenticationMiddleware, root=root, exclude=PUBLIC_PATHS)

@@ -25,7 +25,7 @@ from tests.conftest import Backends, User, make_settings, serve_in_process, star
 from tests.integration.catalog_support import FAST_TMDB, TMDB_TOKEN, FakeTmdb
 from watchlist_service.app import create_app
 from watchlist_service.config import Settings
-from watchlist_service.logging import RequestContextMiddleware
+from watchlist_service.edge import Edge
 from watchlist_service.resources import resources_of
 from watchlist_service.security import mint_token
 from watchlist_service.tracing import traces_url
@@ -172,7 +172,7 @@ async def test_without_an_endpoint_nothing_is_instrumented(backends: Backends, u
     """docs/design.md §13: tracing off adds no middleware and instruments no client: the hot path is the
     same code as before tracing existed."""
     app = create_app(make_settings(backends))
-    assert isinstance(app.asgi_handler, RequestContextMiddleware)  # outermost: no tracing middleware
+    assert isinstance(app.asgi_handler, Edge)  # outermost: no tracing middleware
     async with serve_in_process(app) as client:
         resources = resources_of(app)
         assert not getattr(resources.redis, "_is_instrumented_by_opentelemetry", False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from collections.abc import Iterator
 
 import pytest
@@ -35,6 +36,10 @@ def test_an_access_line_has_the_shape_of_every_other_line(capsys: pytest.Capture
     assert (access["msg"], access["status"], access["durationMs"]) == ("GET /v1/watchlist 200", 200, 1.25)
     assert access["requestId"] == general["requestId"] == "req-1"
     assert str(access["ts"])[-6:] == str(general["ts"])[-6:]  # the same zone offset
+    # The access line's clock (seconds formatted once per second) reads as datetime's own ISO 8601 would.
+    stamp = datetime.fromisoformat(str(access["ts"]))
+    assert abs((datetime.fromisoformat(str(general["ts"])) - stamp).total_seconds()) < 1
+    assert stamp.isoformat(timespec="milliseconds") == access["ts"]
 
 
 def test_above_info_no_access_line_is_written(capsys: pytest.CaptureFixture[str]) -> None:
