@@ -29,6 +29,7 @@ import httpx
 
 from loadtests.servers import serve_bare_route, serve_one_worker, start_backends
 from watchlist_dev.processes import start_fake_tmdb
+from watchlist_service.logging import ACCESS_LOGGER
 from watchlist_service.security import mint_token
 
 RESULTS = Path("bench/results.md")
@@ -198,6 +199,14 @@ def catalog_ids(client: httpx.Client, token: str, count: int) -> list[str]:
     return found[:count]
 
 
+def count_access_lines(log_dir: Path) -> int:
+    """Access-log lines in the servers' log files in ``log_dir``."""
+    marker = f'"logger":"{ACCESS_LOGGER}"'
+    return sum(
+        line.count(marker) for log in log_dir.glob("server-*.log") for line in log.open(errors="replace")
+    )
+
+
 def ratio_table(results: list[Result], hello: dict[str, Result], bare: Result) -> str:
     lines = [
         "| endpoint | req/s | ÷ bare route | ÷ hello | p50 ms | p99 ms | non-2xx | socket errors |",
@@ -280,9 +289,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"one worker, wrk -t1 -c{args.connections} -d{args.duration}s, {os.cpu_count()} cores")
         with serve_bare_route(work) as bare_url:
             bare = bench.wrk("bare route (no middleware)", bare_url, baseline="bare")
-        # The access log on, as deployed (to the server's log file here).
-        base_env["WATCHLIST_ACCESS_LOG"] = "true"
-        catalog_env["WATCHLIST_ACCESS_LOG"] = "true"
+        # The access log on and written, as deployed (to the server's log file here): its lines are INFO.
+        access_log = {"WATCHLIST_ACCESS_LOG": "true", "WATCHLIST_LOG_LEVEL": "INFO"}
+        base_env.update(access_log)
+        catalog_env.update(access_log)
 
         with (
             serve_one_worker(catalog_env, work) as (base, _),
@@ -313,6 +323,10 @@ def main(argv: list[str] | None = None) -> None:
                     "remove", base, script=lua_list("tokens", removers) + lua_list("ids", ids) + REMOVE_LUA
                 )
             )
+
+        # The claim "access log on" is checked, not assumed: the server's log holds a line per request.
+        if count_access_lines(work) < USERS:
+            sys.exit("the server wrote no access log: is WATCHLIST_LOG_LEVEL above INFO?")
 
         # Without the page cache (and without TMDb lookups, so lists of any size can be seeded quickly).
         nocache_env = {**base_env, "WATCHLIST_CACHE_ENABLED": "false"}

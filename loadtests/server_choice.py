@@ -58,7 +58,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="watchlist-servers-") as tmp, ExitStack() as stack:
         work = Path(tmp)
         settings, env = start_backends(work, stack)
-        env.update({"WATCHLIST_ACCESS_LOG": "true", "WATCHLIST_RATE_LIMIT_READS": "100000000/minute"})
+        env.update(
+            {
+                "WATCHLIST_ACCESS_LOG": "true",
+                "WATCHLIST_LOG_LEVEL": "INFO",  # access lines are INFO: written, as deployed
+                "WATCHLIST_RATE_LIMIT_READS": "100000000/minute",
+            }
+        )
         token = mint_token(settings, "server-choice", ttl_s=3600)
         bench = Bench(6, 32, work)
         with serve_bare_route(work) as url:
