@@ -202,9 +202,7 @@ def catalog_ids(client: httpx.Client, token: str, count: int) -> list[str]:
 def count_access_lines(log_dir: Path) -> int:
     """Access-log lines in the servers' log files in ``log_dir``."""
     marker = f'"logger":"{ACCESS_LOGGER}"'
-    return sum(
-        line.count(marker) for log in log_dir.glob("server-*.log") for line in log.open(errors="replace")
-    )
+    return sum(log.read_text(errors="replace").count(marker) for log in log_dir.glob("server-*.log"))
 
 
 def ratio_table(results: list[Result], hello: dict[str, Result], bare: Result) -> str:

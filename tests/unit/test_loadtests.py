@@ -7,6 +7,7 @@ Locust-free by design and tested in-process.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import json
 import subprocess
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import pytest
 from loadtests import run
-from loadtests.bench import Result
+from loadtests.bench import Result, count_access_lines
+from loadtests.compare import _version
 from loadtests.scenarios.settings import (
     DEV_AUDIENCE,
     DEV_ISSUER,
@@ -33,6 +35,7 @@ from loadtests.scenarios.settings import (
 from loadtests.wrk_mix import MIX, MixResult, parse_statuses
 
 from watchlist_service.config import Settings
+from watchlist_service.logging import ACCESS_LOGGER, configure_logging, log_access
 from watchlist_service.security import TokenVerifier
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -343,3 +346,29 @@ def test_the_wrk_mix_has_the_locust_users_weights() -> None:
     assert weights["catalog"] == weights["catalog_next"]
     replayed = sorted([weights["catalog"], *(w for k, w in MIX if k not in ("catalog", "catalog_next"))])
     assert replayed == task_weights
+
+
+def test_the_bench_counts_the_access_lines_a_server_wrote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The bench's "access log on" is checked against the lines the server really wrote."""
+    configure_logging("INFO")
+    try:
+        log_access("GET", "/v1/hello", 200, 1.0, "req-1")
+        log_access("GET", "/v1/watchlist", 200, 2.0, "req-2")
+    finally:
+        configure_logging("WARNING")  # what the test suite runs with otherwise
+    (tmp_path / "server-1.log").write_text(capsys.readouterr().err + '{"logger":"uvicorn.error"}\n')
+    (tmp_path / "bare-2.log").write_text(f'{{"logger":"{ACCESS_LOGGER}"}}\n')  # not one of ours
+    assert count_access_lines(tmp_path) == 2
+
+
+def test_compare_takes_a_source_tree_and_an_optional_log_level(tmp_path: Path) -> None:
+    (tmp_path / "watchlist_service").mkdir()
+    assert _version(f"a={tmp_path}:WARNING") == (
+        "a",
+        {"PYTHONPATH": str(tmp_path.resolve()), "WATCHLIST_LOG_LEVEL": "WARNING"},
+    )
+    assert _version(f"b={tmp_path}")[1]["WATCHLIST_LOG_LEVEL"] == "INFO"
+    with pytest.raises(argparse.ArgumentTypeError):
+        _version(f"c={tmp_path / 'nowhere'}")
