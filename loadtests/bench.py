@@ -27,8 +27,14 @@ from pathlib import Path
 
 import httpx
 
-from loadtests.servers import serve_bare_route, serve_one_worker, start_backends
-from watchlist_dev.processes import start_fake_tmdb
+from loadtests.servers import (
+    ACCESS_LOG_WRITTEN,
+    UNREACHED_LIMITS,
+    serve_bare_route,
+    serve_one_worker,
+    start_backends,
+    start_catalog,
+)
 from watchlist_service.logging import ACCESS_LOGGER
 from watchlist_service.security import mint_token
 
@@ -267,18 +273,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="watchlist-bench-") as tmp, ExitStack() as stack:
         work = Path(tmp)
         settings, base_env = start_backends(work, stack)
-        tmdb, tmdb_token = start_fake_tmdb(work)
-        stack.callback(tmdb.stop)
-        # Limits on (their Redis round trip is measured) but never reached by one wrk client.
-        base_env.update(
-            {f"WATCHLIST_RATE_LIMIT_{kind}": "100000000/minute" for kind in ("READS", "WRITES", "CATALOG")}
-        )
-        catalog_env = {
-            **base_env,
-            "WATCHLIST_TMDB_BASE_URL": f"http://127.0.0.1:{tmdb.port}",
-            "WATCHLIST_TMDB_TOKEN": tmdb_token,
-            "WATCHLIST_TMDB_RATE_LIMIT_PER_S": "1000",  # the fake is local; warming the cache is not measured
-        }
+        base_env.update(UNREACHED_LIMITS)
+        catalog_env = {**base_env, **start_catalog(work, stack)}
         reader = mint_token(settings, "bench-reader", ttl_s=3600)
         writers = [mint_token(settings, f"bench-writer-{n}", ttl_s=3600) for n in range(USERS)]
         removers = [mint_token(settings, f"bench-remover-{n}", ttl_s=3600) for n in range(USERS)]
@@ -287,10 +283,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"one worker, wrk -t1 -c{args.connections} -d{args.duration}s, {os.cpu_count()} cores")
         with serve_bare_route(work) as bare_url:
             bare = bench.wrk("bare route (no middleware)", bare_url, baseline="bare")
-        # The access log on and written, as deployed (to the server's log file here): its lines are INFO.
-        access_log = {"WATCHLIST_ACCESS_LOG": "true", "WATCHLIST_LOG_LEVEL": "INFO"}
-        base_env.update(access_log)
-        catalog_env.update(access_log)
+        base_env.update(ACCESS_LOG_WRITTEN)
+        catalog_env.update(ACCESS_LOG_WRITTEN)
 
         with (
             serve_one_worker(catalog_env, work) as (base, _),

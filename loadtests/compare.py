@@ -19,8 +19,14 @@ from pathlib import Path
 import httpx
 
 from loadtests.bench import Bench, catalog_ids, seed
-from loadtests.servers import serve_bare_route, serve_one_worker, start_backends
-from watchlist_dev.processes import start_fake_tmdb
+from loadtests.servers import (
+    ACCESS_LOG_WRITTEN,
+    UNREACHED_LIMITS,
+    serve_bare_route,
+    serve_one_worker,
+    start_backends,
+    start_catalog,
+)
 from watchlist_service.security import mint_token
 
 
@@ -43,19 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="watchlist-compare-") as tmp, ExitStack() as stack:
         work = Path(tmp)
         settings, env = start_backends(work, stack)
-        tmdb, tmdb_token = start_fake_tmdb(work)
-        stack.callback(tmdb.stop)
-        env.update(
-            {f"WATCHLIST_RATE_LIMIT_{kind}": "100000000/minute" for kind in ("READS", "WRITES", "CATALOG")}
-        )
-        env.update(
-            {
-                "WATCHLIST_TMDB_BASE_URL": f"http://127.0.0.1:{tmdb.port}",
-                "WATCHLIST_TMDB_TOKEN": tmdb_token,
-                "WATCHLIST_TMDB_RATE_LIMIT_PER_S": "1000",
-                "WATCHLIST_ACCESS_LOG": "true",
-            }
-        )
+        env.update({**UNREACHED_LIMITS, **ACCESS_LOG_WRITTEN, **start_catalog(work, stack)})
         reader = mint_token(settings, "compare-reader", ttl_s=3600)
         bench = Bench(args.duration, 32, work)
         with serve_bare_route(work) as url:

@@ -22,7 +22,13 @@ from pathlib import Path
 import httpx
 
 from loadtests.bench import Bench
-from loadtests.servers import serve_bare_route, serve_one_worker, start_backends
+from loadtests.servers import (
+    ACCESS_LOG_WRITTEN,
+    UNREACHED_LIMITS,
+    serve_bare_route,
+    serve_one_worker,
+    start_backends,
+)
 from watchlist_dev.processes import free_port, wait_for_port, wait_ready
 from watchlist_service.security import mint_token
 
@@ -58,13 +64,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="watchlist-servers-") as tmp, ExitStack() as stack:
         work = Path(tmp)
         settings, env = start_backends(work, stack)
-        env.update(
-            {
-                "WATCHLIST_ACCESS_LOG": "true",
-                "WATCHLIST_LOG_LEVEL": "INFO",  # access lines are INFO: written, as deployed
-                "WATCHLIST_RATE_LIMIT_READS": "100000000/minute",
-            }
-        )
+        env.update({**UNREACHED_LIMITS, **ACCESS_LOG_WRITTEN})
         token = mint_token(settings, "server-choice", ttl_s=3600)
         bench = Bench(6, 32, work)
         with serve_bare_route(work) as url:

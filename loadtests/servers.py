@@ -15,6 +15,7 @@ from watchlist_dev.processes import (
     free_port,
     mongodb_uri,
     start_api,
+    start_fake_tmdb,
     start_mongod,
     start_redis,
 )
@@ -36,6 +37,25 @@ def start_backends(work: Path, stack: ExitStack) -> tuple[Settings, dict[str, st
     )
     env = api_env(settings, {"WATCHLIST_ACCESS_LOG": "false", "WATCHLIST_LOG_LEVEL": "WARNING"})
     return settings, env
+
+
+# Limits on (their Redis round trip is measured) but never reached by one wrk client.
+UNREACHED_LIMITS = {
+    f"WATCHLIST_RATE_LIMIT_{kind}": "100000000/minute" for kind in ("READS", "WRITES", "CATALOG")
+}
+# The access log on and written, as deployed (to the server's log file here): its lines are INFO.
+ACCESS_LOG_WRITTEN = {"WATCHLIST_ACCESS_LOG": "true", "WATCHLIST_LOG_LEVEL": "INFO"}
+
+
+def start_catalog(work: Path, stack: ExitStack) -> dict[str, str]:
+    """A fake TMDb in ``work``, stopped by ``stack``; the server environment that points at it."""
+    tmdb, tmdb_token = start_fake_tmdb(work)
+    stack.callback(tmdb.stop)
+    return {
+        "WATCHLIST_TMDB_BASE_URL": f"http://127.0.0.1:{tmdb.port}",
+        "WATCHLIST_TMDB_TOKEN": tmdb_token,
+        "WATCHLIST_TMDB_RATE_LIMIT_PER_S": "1000",  # the fake is local; warming the cache is not measured
+    }
 
 
 @contextmanager

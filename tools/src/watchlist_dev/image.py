@@ -131,15 +131,15 @@ def debootstrap_base(engine: Engine, work: Path, tag: str = LOCAL_BASE) -> None:
         for entry in (root / cache).glob("*"):
             if entry.is_file():
                 entry.unlink()
-    tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)  # noqa: S603, S607
-    imported = subprocess.run(  # noqa: S603
-        [*engine.command, "import", "--change", 'CMD ["/bin/bash"]', "-", tag],
-        stdin=tar.stdout,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    tar.wait()
+    # The context closes tar's pipe and waits for it.
+    with subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE) as tar:  # noqa: S603, S607
+        imported = subprocess.run(  # noqa: S603
+            [*engine.command, "import", "--change", 'CMD ["/bin/bash"]', "-", tag],
+            stdin=tar.stdout,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     shutil.rmtree(root)
     if imported.returncode != 0 or tar.returncode != 0:
         raise ImageError(f"importing the debootstrap base failed: {imported.stderr.strip()}")
