@@ -367,7 +367,7 @@ KEY_LAYOUTS: Final[tuple[KeyLayout, ...]] = (
         "watchlist/cache.py",
         "WATCHLIST_CACHE_PAGE_TTL_S (300 s)",
         "one rendered list page: b'<version> <total>\\n' + JSON",
-        rf"^{_USER}:mylist:\d+:\d+(:(all|movie|tv):[a-z]+\.[a-z]+(:watched=(true|false))?(:rated=(true|false))?)?$",
+        rf"^{_USER}:mylist:\d+:\d+(:(all|movie|tv):[a-z]+(\.[a-z]+)?(:watched=(true|false))?(:rated=(true|false))?)?$",
     ),
     _layout(
         "{userId}:mylist:keys",
