@@ -100,6 +100,13 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
     # Tracing, when on: the span is named after the route once the router found it (docs/design.md §13).
     traced: list[Middleware] = [root.tracing.route_middleware] if root.tracing is not None else []
     swagger, swagger_assets = _swagger_ui()
+    compression = CompressionConfig(
+        backend="brotli",
+        brotli_gzip_fallback=True,
+        minimum_size=settings.compression_min_bytes,
+        brotli_quality=settings.compression_brotli_quality,
+        gzip_compress_level=settings.compression_gzip_level,
+    )
     app = Litestar(
         route_handlers=[
             MyWatchlistController,
@@ -130,17 +137,11 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
         },
         # After routing: requests in progress, the failed-authentication limit per IP, authentication, the
         # limit per user, idempotency keys (scoped to the caller, on routes that declare them): edge.Guard.
-        middleware=[*traced, guard(root)],
+        middleware=[*traced, guard(root, compression)],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None,
-        compression_config=CompressionConfig(
-            backend="brotli",
-            brotli_gzip_fallback=True,
-            minimum_size=settings.compression_min_bytes,
-            brotli_quality=settings.compression_brotli_quality,
-            gzip_compress_level=settings.compression_gzip_level,
-        ),
+        compression_config=compression,
         openapi_config=OpenAPIConfig(
             title="watchlist-service",
             version=__version__,

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Final
 
 from litestar.enums import ScopeType
 from litestar.middleware.base import DefineMiddleware
+from litestar.middleware.compression import CompressionMiddleware
+from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
 from watchlist_service.errors import Unauthenticated
 from watchlist_service.idempotency import run_idempotent
@@ -33,12 +35,16 @@ from watchlist_service.routes import RouteFacts, facts_of, keep_prefetched
 from watchlist_service.security import is_public
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from litestar.config.compression import CompressionConfig
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
     from watchlist_service.resources import Root
 
 # Headers the inner layer adds to the answer, handed to the edge's send wrapper on the scope's state.
 ANSWER_HEADERS: Final = "watchlist_answer_headers"
+_ANSWER: Final = "watchlist_answer"  # a route's own answer (``RouteFacts.answer``), for ``_send_answer``
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _EXCLUDE_FROM_AUTH: Final = "exclude_from_auth"  # a route's opt: it authenticates by itself (the socket)
 
@@ -109,9 +115,13 @@ class Guard:
     """Authentication, rate limits and idempotency keys for a routed request: the app's one middleware
     (``guard`` below), built once per route around the route's app."""
 
-    def __init__(self, app: ASGIApp, root: Root) -> None:
+    def __init__(self, app: ASGIApp, root: Root, compression: CompressionConfig | None = None) -> None:
         self.app = app
         self.root = root
+        # A route's own answer (``RouteFacts.answer``), compressed as the handler's would be, by Litestar.
+        self._answer: ASGIApp = (
+            CompressionMiddleware(_send_answer, compression) if compression else _send_answer
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -145,8 +155,15 @@ class Guard:
                     except Unauthenticated:
                         await limits.count_failure(ip)
                         raise
-                await self._limit(scope, route)
-                if route.idempotent and scope["method"] == "POST":
+                read = await self._limit(scope, route)
+                answer = route.answer(scope, read, resources) if read and route.answer is not None else None
+                if answer is not None:  # a cached page: answered here, without the handler
+                    scope["state"][_ANSWER] = answer
+                    # Compressed as the handler's answer would be; a request that accepts no encoding skips
+                    # the compression layer, which would pass it through.
+                    accepts = any(key == b"accept-encoding" for key, _ in scope["headers"])
+                    await (self._answer if accepts else _send_answer)(scope, receive, send)
+                elif route.idempotent and scope["method"] == "POST":
                     await run_idempotent(resources, scope, receive, send, self.app)
                 else:
                     await self.app(scope, receive, send)
@@ -159,8 +176,9 @@ class Guard:
         scope["user"] = await self.root.resources.verifier.verify(token)
         scope["auth"] = token
 
-    async def _limit(self, scope: Scope, route: RouteFacts) -> None:
-        """Count the request against its user's budget (429 over it); the RateLimit headers for the answer."""
+    async def _limit(self, scope: Scope, route: RouteFacts) -> Mapping[str, bytes | None] | None:
+        """Count the request against its user's budget (429 over it); the RateLimit headers for the answer.
+        Returns what the route's ``prefetch`` read in the same call (``None``: nothing was read)."""
         principal = scope["user"]
         owner = scope["path_params"].get("user_id", principal.sub)
         # Early reads share the counter's call only under the same hash tag (the caller's own list).
@@ -169,14 +187,26 @@ class Guard:
         )
         limits = self.root.resources.rate_limits
         counted = await limits.enforce(budget(route.rate, principal), principal.sub, reads or ())
-        if reads and counted.read is not None:
-            keep_prefetched(scope, counted.read)
         scope["state"][ANSWER_HEADERS] = (
             (b"ratelimit-limit", str(counted.item.amount).encode()),
             (b"ratelimit-remaining", str(counted.remaining).encode()),
         )
+        if reads and counted.read is not None:
+            keep_prefetched(scope, counted.read)
+            return counted.read
+        return None
 
 
-def guard(root: Root) -> DefineMiddleware:
-    """The ``Guard`` on the running app's resources."""
-    return DefineMiddleware(Guard, root=root)
+async def _send_answer(scope: Scope, receive: Receive, send: Send) -> None:
+    """Send the ``Answer`` on the scope's state, with the headers Litestar gives a JSON response."""
+    status, headers, body = scope["state"][_ANSWER]
+    raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+    if status != HTTP_304_NOT_MODIFIED:  # a 304 has neither (as Litestar sends it)
+        raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *raw]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def guard(root: Root, compression: CompressionConfig | None = None) -> DefineMiddleware:
+    """The ``Guard`` on the running app's resources; ``compression``: the app's own."""
+    return DefineMiddleware(Guard, root=root, compression=compression)

@@ -12,16 +12,32 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from litestar.types import Scope
 
 from watchlist_service.errors import DomainError
 
+if TYPE_CHECKING:
+    from watchlist_service.resources import Resources
+
 FACTS_KEY: Final = "watchlist_facts"
 PREFETCHED_KEY: Final = "watchlist_prefetched"
 # The Redis keys a route will read first, for the list of ``owner`` (or ``None``: nothing to fetch early).
 Prefetch = Callable[[Scope, str], list[str] | None]
+
+
+class Answer(NamedTuple):
+    """A whole answer, before the headers every answer gets (content type and length, request id, limits)."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+# The answer a route gives from what was read early for the caller's own list, without its handler (``None``:
+# the handler answers).
+PrefetchedAnswer = Callable[[Scope, Mapping[str, bytes | None], "Resources"], Answer | None]
 
 
 class RateClass(StrEnum):
@@ -42,6 +58,8 @@ class RouteFacts:
     idempotent: bool = False
     # Read together with the rate-limit counter, in the same Redis call (a cached page costs one round trip).
     prefetch: Prefetch | None = None
+    # Answers from what ``prefetch`` read, before the handler runs (a cached page without the handler).
+    answer: PrefetchedAnswer | None = None
     # What the handler (its service) can raise; what the middleware in front of it can answer is added from
     # the facts above and the handler's signature (openapi.py).
     errors: tuple[type[DomainError], ...] = ()
@@ -57,10 +75,15 @@ def facts(
     write: bool = False,
     idempotent: bool = False,
     prefetch: Prefetch | None = None,
+    answer: PrefetchedAnswer | None = None,
     errors: tuple[type[DomainError], ...] = (),
 ) -> dict[str, Any]:
     """The ``opt`` of a route with these facts."""
-    return {FACTS_KEY: RouteFacts(rate, write=write, idempotent=idempotent, prefetch=prefetch, errors=errors)}
+    return {
+        FACTS_KEY: RouteFacts(
+            rate, write=write, idempotent=idempotent, prefetch=prefetch, answer=answer, errors=errors
+        )
+    }
 
 
 READ: Final = facts(RateClass.READS)

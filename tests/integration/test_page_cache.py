@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,6 +17,9 @@ from tests.conftest import ClientFactory, User, new_user
 from tests.integration.cache_support import page_cache, race_a_reader_against_a_write
 from watchlist_dev.processes import start_redis
 from watchlist_service.config import Settings
+from watchlist_service.watchlist.cache import page_key
+from watchlist_service.watchlist.schemas import ListView, SortOrder
+from watchlist_service.watchlist.service import RenderedPage, WatchlistService
 
 
 @pytest.fixture
@@ -238,3 +242,66 @@ async def test_hung_redis_costs_a_few_timeouts_not_one_per_request(
         ready = await client.get("/v1/health/ready")
         assert ready.status_code == 200
         assert ready.json()["redis"] == "unavailable"
+
+
+@pytest.mark.parametrize("encoding", [None, "identity", "br", "gzip"])
+async def test_a_cached_page_answered_without_its_handler_is_the_handlers_answer(
+    make_client: ClientFactory,
+    redis: Redis,
+    user: User,
+    monkeypatch: pytest.MonkeyPatch,
+    encoding: str | None,
+) -> None:
+    """A page the rate-limit call found in the cache is answered by the guard (edge.Guard), not the handler:
+    the same status, headers and body as the handler's, compressed alike, 304 alike."""
+    reads: list[int] = []
+    original = WatchlistService.page
+
+    async def counted(self: WatchlistService, *args: Any, **kwargs: Any) -> RenderedPage:
+        reads.append(1)
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(WatchlistService, "page", counted)
+
+    def comparable(response: httpx.Response) -> tuple[int, dict[str, str], bytes]:
+        varying = {"date", "x-request-id", "ratelimit-remaining"}
+        return (
+            response.status_code,
+            {k: v for k, v in response.headers.items() if k not in varying},
+            response.content,
+        )
+
+    async with make_client(compression_min_bytes=1) as client:  # every answer with a body is compressed
+        for n in (1, 2, 3):
+            await client.post("/v1/watchlist", json={"contentId": f"movie:{n}"}, headers=user.headers)
+        url = "/v1/watchlist?limit=2&sort=title.asc"
+        headers = dict(user.headers)
+        if encoding is None:  # no Accept-Encoding at all
+            client.headers.pop("Accept-Encoding", None)
+        else:
+            headers["Accept-Encoding"] = encoding
+        by_handler = await client.get(url, headers=headers)  # a miss: the handler reads and stores the page
+        by_guard = await client.get(url, headers=headers)
+        assert reads == [1]
+        assert by_handler.status_code == 200
+        assert by_handler.headers.get("content-encoding") == (
+            None if encoding in (None, "identity") else encoding
+        )
+        assert by_handler.request.headers.get("accept-encoding") == encoding
+        assert comparable(by_guard) == comparable(by_handler)
+
+        etag = by_handler.headers["etag"]
+        await redis.delete(page_key(user.id, 1, 2, ListView(sort=SortOrder.TITLE_ASC)))  # a miss again
+        conditional = {**headers, "If-None-Match": etag}
+        not_modified_by_handler = await client.get(url, headers=conditional)
+        not_modified_by_guard = await client.get(url, headers=conditional)
+        assert reads == [1, 1]
+        assert not_modified_by_handler.status_code == 304
+        assert comparable(not_modified_by_guard) == comparable(not_modified_by_handler)
+
+        # Queries the guard does not read itself go to the handler, which validates them as always.
+        assert (await client.get("/v1/watchlist?limit=5_0", headers=user.headers)).status_code == 400
+        duplicated = await client.get("/v1/watchlist?limit=2&limit=3", headers=user.headers)
+        assert (duplicated.status_code, duplicated.json()["limit"]) == (200, 3)  # Litestar takes the last one
+        assert reads == [1, 1, 1]  # the 400 was answered before any read
+        assert (await client.get(url, headers=headers)).status_code == 200  # still serving

@@ -90,9 +90,21 @@ def test_a_list_page_reads_its_cache_keys_with_the_rate_limit_call(app: Litestar
         "{u1}:mylist:ver",
     ]
     assert keys(b"sort=rank&limit=100") == ["{u1}:mylist:1:100:all:rank", "{u1}:mylist:ver"]
-    odd_queries = (b"page=0", b"limit=101", b"page=x", b"type=book", b"sort=nope", b"page=1&page=2")
+    odd_queries = (
+        b"page=0",
+        b"limit=101",
+        b"page=x",
+        b"type=book",
+        b"sort=nope",
+        b"page=1&page=2",
+        b"limit=5_0",
+        "page=\u00b2".encode(),  # not an ASCII digit
+        b"limit=+5",
+        b"limit= 5",
+    )
     for odd in (*odd_queries, b"watched=1", b"rated=yes"):
         assert keys(odd) is None, odd
+    assert route.answer is not None  # a cached page is answered from what was read (edge.Guard)
 
 
 def test_socket_ops_count_as_their_rest_routes(app: Litestar) -> None:

@@ -107,6 +107,20 @@ class Miss:
     observed: bytes | None
 
 
+def _decode(raw: bytes | None, ver: bytes | None) -> Hit | Miss:
+    """A stored page (``b'<version> <total>\\n' + JSON``) read beside the user's ``ver``."""
+    observed = ver if isinstance(ver, bytes) else NO_VERSION
+    if not isinstance(raw, bytes):
+        return Miss(observed)
+    head, _, body = raw.partition(b"\n")
+    version, _, total = head.partition(b" ")
+    # Older than ``ver`` (left behind by an invalidation that failed half-way), or stored without its total by
+    # an earlier release: a miss, and the fill replaces it.
+    if not total or (observed and int(version) < int(observed)):
+        return Miss(observed)
+    return Hit(int(version), int(total), body)
+
+
 class PageCache:
     """Cached list pages with atomic, race-free invalidation; every failure degrades to a miss."""
 
@@ -132,19 +146,26 @@ class PageCache:
             if isinstance(replies, Unavailable):
                 return Miss(None)
             raw, ver = replies
-        observed = ver if isinstance(ver, bytes) else NO_VERSION
-        if not isinstance(raw, bytes):
-            CACHE_EVENTS.labels("page", "miss").inc()
-            return Miss(observed)
-        head, _, body = raw.partition(b"\n")
-        version, _, total = head.partition(b" ")
-        # Older than ``ver`` (left behind by an invalidation that failed half-way), or stored without its
-        # total by an earlier release: a miss, and the fill replaces it.
-        if not total or (observed and int(version) < int(observed)):
-            CACHE_EVENTS.labels("page", "miss").inc()
-            return Miss(observed)
+        found = _decode(raw, ver)
+        CACHE_EVENTS.labels("page", "hit" if isinstance(found, Hit) else "miss").inc()
+        return found
+
+    def prefetched_hit(self, user_id: str, key: str, prefetched: Mapping[str, bytes | None]) -> Hit | None:
+        """The page ``key`` when what the request read early holds it (a hit, counted); otherwise ``None``,
+        uncounted: ``get`` then reads and counts it as always."""
+        ver_key = version_key(user_id)
+        if (
+            not self.enabled
+            or not self._redis.available
+            or key not in prefetched
+            or ver_key not in prefetched
+        ):
+            return None
+        found = _decode(prefetched[key], prefetched[ver_key])
+        if not isinstance(found, Hit):
+            return None
         CACHE_EVENTS.labels("page", "hit").inc()
-        return Hit(int(version), int(total), body)
+        return found
 
     async def fill(
         self, user_id: str, key: str, version: int, total: int, body: bytes, observed: bytes

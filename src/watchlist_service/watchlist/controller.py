@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Final, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Final, cast
 from urllib.parse import parse_qsl, urlencode
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
+from litestar.enums import ScopeType
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
@@ -28,7 +30,7 @@ from watchlist_service.errors import (
     UnknownContent,
 )
 from watchlist_service.openapi import docs, header, layer_errors
-from watchlist_service.routes import RateClass, declared, facts, prefetched
+from watchlist_service.routes import Answer, RateClass, declared, facts, prefetched
 from watchlist_service.security import (
     SCOPE_READ_ANY,
     SUBJECT_PATTERN,
@@ -59,7 +61,10 @@ from watchlist_service.watchlist.schemas import (
     Watchers,
     parse_if_match,
 )
-from watchlist_service.watchlist.service import WatchlistService, page_lookup
+from watchlist_service.watchlist.service import RenderedPage, WatchlistService, page_lookup
+
+if TYPE_CHECKING:
+    from watchlist_service.resources import Resources
 
 AppRequest = Request[Principal, str, Any]
 PathContentId = Annotated[
@@ -224,10 +229,9 @@ def provide_path_list(
     return ListTarget(user_id, watchlist)
 
 
-def _page_prefetch(scope: Scope, owner: str) -> list[str] | None:
-    """The cache keys of the page a ``GET`` list request asks for, from its query string (the rate-limit
-    call reads them along). Anything unusual returns ``None``: the handler then reads them itself, and
-    validates the query as always."""
+def _page_query(scope: Scope) -> tuple[int, int, ListView] | None:
+    """The page, limit and view a ``GET`` list request asks for, read from its query string as the handler
+    would. Anything unusual returns ``None``: the handler then validates the query as always."""
     page, limit, sort = 1, 10, SortOrder.ADDED_DESC
     content_type: ContentType | None = None
     flags: dict[str, bool | None] = {"watched": None, "rated": None}
@@ -237,10 +241,13 @@ def _page_prefetch(scope: Scope, owner: str) -> list[str] | None:
             if name in seen:
                 return None
             seen.add(name)
-            if name == "page":
-                page = int(value)
-            elif name == "limit":
-                limit = int(value)
+            if name in ("page", "limit"):
+                if not (value.isascii() and value.isdigit()):
+                    return None
+                if name == "page":
+                    page = int(value)
+                else:
+                    limit = int(value)
             elif name == "type":
                 if value not in ("movie", "tv"):
                     return None
@@ -255,8 +262,58 @@ def _page_prefetch(scope: Scope, owner: str) -> list[str] | None:
         return None
     if not (1 <= page <= 100_000 and 1 <= limit <= 100):
         return None
-    view = ListView(content_type=content_type, sort=sort, watched=flags["watched"], rated=flags["rated"])
-    return page_lookup(owner, page, limit, view)
+    return (
+        page,
+        limit,
+        ListView(content_type=content_type, sort=sort, watched=flags["watched"], rated=flags["rated"]),
+    )
+
+
+def _page_prefetch(scope: Scope, owner: str) -> list[str] | None:
+    """The cache keys of the page a ``GET`` list request asks for (the rate-limit call reads them along)."""
+    query = _page_query(scope)
+    return None if query is None else page_lookup(owner, *query)
+
+
+def _page_answer(
+    path: str, page: int, limit: int, view: ListView, rendered: RenderedPage, if_none_match: str | None
+) -> Answer:
+    """A list page's answer: 200 with the page, or 304 when ``If-None-Match`` names its ``ETag``."""
+    query = _view_query(view)
+    etag = _etag(rendered.version, page, limit, "&".join(f"{k}={v}" for k, v in query.items()) or "all")
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "private, no-cache",
+        **_pagination_headers(path, page, limit, rendered.total, query),
+    }
+    if _matches(if_none_match, etag):
+        return Answer(HTTP_304_NOT_MODIFIED, headers, b"")
+    return Answer(HTTP_200_OK, headers, rendered.body)
+
+
+def _answer_prefetched(scope: Scope, read: Mapping[str, bytes | None], resources: Resources) -> Answer | None:
+    """The answer to a list page read by the caller for their own list, when the rate-limit call found the
+    page in the cache: without the handler, its dependencies and Litestar's response (docs/performance.md,
+    "The request path"). ``None`` (the handler answers) for anything else."""
+    if scope["type"] != ScopeType.HTTP or scope["method"] != "GET" or scope["path_params"]:
+        return None
+    query = _page_query(scope)
+    if query is None:
+        return None
+    page, limit, view = query
+    rendered = resources.watchlist.prefetched_page(
+        scope["user"].sub, page=page, limit=limit, view=view, prefetched=read
+    )
+    if rendered is None:
+        return None
+    if_none_match = None
+    for key, value in scope["headers"]:
+        if key == b"if-none-match":
+            if_none_match = value.decode("latin-1")
+            break
+    return _page_answer(
+        scope.get("root_path", "") + scope["path"], page, limit, view, rendered, if_none_match
+    )
 
 
 class _WatchlistRoutes(Controller):
@@ -272,7 +329,9 @@ class _WatchlistRoutes(Controller):
         "shows (`type`), watched or unwatched (`watched`), rated or unrated (`rated`). A page past the end "
         "is 200 with no items. `Link` names the first, previous, next and last page of the same view; "
         "`ETag` is the page at this list version: send it back as `If-None-Match` for a 304 without body.",
-        opt=facts(RateClass.READS, prefetch=_page_prefetch, errors=(DatabaseUnavailable,))
+        opt=facts(
+            RateClass.READS, prefetch=_page_prefetch, answer=_answer_prefetched, errors=(DatabaseUnavailable,)
+        )
         | docs(response=examples.PAGE, headers=[IF_NONE_MATCH]),
         response_headers=PAGE_HEADERS,
         responses={
@@ -301,16 +360,10 @@ class _WatchlistRoutes(Controller):
             view=view,
             prefetched=prefetched(request.scope),
         )
-        query = _view_query(view)
-        etag = _etag(rendered.version, page, limit, "&".join(f"{k}={v}" for k, v in query.items()) or "all")
-        headers = {
-            "ETag": etag,
-            "Cache-Control": "private, no-cache",
-            **_pagination_headers(request.url.path, page, limit, rendered.total, query),
-        }
-        if _matches(request.headers.get("if-none-match"), etag):
-            return _raw_json(b"", headers, status_code=HTTP_304_NOT_MODIFIED)
-        return _raw_json(rendered.body, headers)
+        answer = _page_answer(
+            request.url.path, page, limit, view, rendered, request.headers.get("if-none-match")
+        )
+        return _raw_json(answer.body, answer.headers, status_code=answer.status)
 
     @post(
         "/",

@@ -181,6 +181,14 @@ class WatchlistService:
             self._schedule_fill(user_id)
         return RenderedPage(body=body, version=read.version, total=read.total)
 
+    def prefetched_page(
+        self, user_id: str, *, page: int, limit: int, view: ListView, prefetched: Mapping[str, bytes | None]
+    ) -> RenderedPage | None:
+        """The page from what the request read early, when it is a cache hit there; ``None`` otherwise (then
+        ``page`` reads it)."""
+        hit = self._cache.prefetched_hit(user_id, page_key(user_id, page, limit, view), prefetched)
+        return None if hit is None else RenderedPage(body=hit.body, version=hit.version, total=hit.total)
+
     async def add(
         self, user_id: str, request: AddRequest, *, if_match: IfMatch | None = None
     ) -> tuple[Item, int]:
