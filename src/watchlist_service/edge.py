@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Final
 
 from litestar.enums import ScopeType
 from litestar.middleware.base import DefineMiddleware
-from litestar.middleware.compression import CompressionMiddleware
 from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
 from watchlist_service.errors import Unauthenticated
@@ -120,7 +119,7 @@ class Guard:
         self.root = root
         # A route's own answer (``RouteFacts.answer``), compressed as the handler's would be, by Litestar.
         self._answer: ASGIApp = (
-            CompressionMiddleware(_send_answer, compression) if compression else _send_answer
+            compression.middleware_class(_send_answer, compression) if compression else _send_answer
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
