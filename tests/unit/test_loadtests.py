@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from loadtests import run
-from loadtests.bench import Result, count_access_lines
+from loadtests.bench import Result, count_access_lines, drift, mean_of
 from loadtests.compare import _version
 from loadtests.scenarios.settings import (
     DEV_AUDIENCE,
@@ -372,3 +372,18 @@ def test_compare_takes_a_source_tree_and_an_optional_log_level(tmp_path: Path) -
     assert _version(f"b={tmp_path}")[1]["WATCHLIST_LOG_LEVEL"] == "INFO"
     with pytest.raises(argparse.ArgumentTypeError):
         _version(f"c={tmp_path / 'nowhere'}")
+
+
+def test_the_bench_compares_with_the_mean_of_two_bare_runs_and_says_when_the_machine_drifted() -> None:
+    first = Result(name="bare", rps=10_000.0, p50_ms=2.0, p99_ms=4.0, non_2xx=0, errors=0)
+    steady = Result(name="bare", rps=10_500.0, p50_ms=2.2, p99_ms=5.0, non_2xx=0, errors=1)
+    assert (mean_of(first, steady).rps, mean_of(first, steady).p99_ms, mean_of(first, steady).errors) == (
+        10_250.0,
+        4.5,
+        1,
+    )
+    assert "+5%" in drift(first, steady)
+    assert "uncertain" not in drift(first, steady)
+    slower = Result(name="bare", rps=8_000.0, p50_ms=2.5, p99_ms=6.0, non_2xx=0, errors=0)
+    assert "-20%" in drift(first, slower)
+    assert "uncertain" in drift(first, slower)
