@@ -7,7 +7,8 @@
 - ``Guard``, the one app middleware, after routing (it reads the route's declared facts, ``routes.py``):
   the requests-in-progress gauge, the per-address limit on failed authentication, JWT authentication, the
   per-user limit (with the prefetch of a cached page in the same Redis call), and ``Idempotency-Key``.
-  Public paths (health, metrics, the API description) pass straight through.
+  When the prefetch found the page, the route's declared answer (``RouteFacts.answer``) is sent from here,
+  without the handler. Public paths (health, metrics, the API description) pass straight through.
 
 These were six layers (Litestar's base middleware classes, each wrapping ``send``); one authenticated hello
 paid them in full. The behaviour is theirs, unchanged; the cost is measured in docs/performance.md.
