@@ -8,6 +8,7 @@ import asyncio
 import functools
 import time
 import uuid
+from collections.abc import Callable
 
 import pytest
 from redis.asyncio import Redis
@@ -31,6 +32,17 @@ async def reply(value: str, after_s: float = 0.0) -> str:
     return value
 
 
+def recorded_slow_call() -> tuple[Callable[[], asyncio.Task[str]], list[asyncio.Task[str]]]:
+    """A call that would answer in 30 s, and the tasks it started (to see whether they were cancelled)."""
+    calls: list[asyncio.Task[str]] = []
+
+    def slow() -> asyncio.Task[str]:
+        calls.append(asyncio.ensure_future(reply("late", 30.0)))
+        return calls[-1]
+
+    return slow, calls
+
+
 async def test_a_call_within_its_budget_gets_its_reply() -> None:
     guard = guarded()
     assert await guard(lambda: reply("pong", 0.01)) == "pong"
@@ -39,12 +51,7 @@ async def test_a_call_within_its_budget_gets_its_reply() -> None:
 
 async def test_a_slow_call_is_abandoned_at_its_budget_and_counted_as_slow() -> None:
     guard = guarded()
-    calls: list[asyncio.Task[str]] = []
-
-    def slow() -> asyncio.Task[str]:
-        calls.append(asyncio.ensure_future(reply("late", 30.0)))
-        return calls[0]
-
+    slow, calls = recorded_slow_call()
     started = time.perf_counter()
     assert await guard(slow) is UNAVAILABLE
     assert time.perf_counter() - started < 10.0  # the budget, not the call's 30 s
@@ -77,12 +84,7 @@ async def test_a_failed_call_is_unavailable_and_counted_as_a_failure() -> None:
 
 async def test_a_cancelled_request_cancels_its_call_and_is_not_held_against_redis() -> None:
     guard = guarded()
-    calls: list[asyncio.Task[str]] = []
-
-    def slow() -> asyncio.Task[str]:
-        calls.append(asyncio.ensure_future(reply("late", 30.0)))
-        return calls[0]
-
+    slow, calls = recorded_slow_call()
     request = asyncio.ensure_future(guard(slow))
     await asyncio.sleep(0.01)
     request.cancel()
