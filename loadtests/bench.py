@@ -47,6 +47,7 @@ MEASURED_OFFSET = 5_000
 # Removers get titles for up to this many removes per second, so the remove run never runs dry.
 MAX_REMOVE_RPS = 2_500
 LIST_SIZES = (10, 100, 1_000)
+APP_ENCODINGS = "gzip, deflate, br"  # what mobile HTTP stacks and browsers send
 
 
 @dataclass
@@ -152,6 +153,7 @@ class Bench:
         token: str | None = None,
         script: str | None = None,
         baseline: str = "hello",
+        accept_encoding: str | None = None,
     ) -> Result:
         args = [
             "wrk",
@@ -164,6 +166,8 @@ class Bench:
         ]
         if token:
             args += ["-H", f"Authorization: Bearer {token}"]
+        if accept_encoding:
+            args += ["-H", f"Accept-Encoding: {accept_encoding}"]
         if script:
             path = self.work_dir / (re.sub(r"\W+", "_", name) + ".lua")
             path.write_text(script)
@@ -327,6 +331,20 @@ def main(argv: list[str] | None = None) -> None:
             hello["hello"] = bench.wrk("hello", base + "/v1/hello", token=reader)
             results.append(bench.wrk("live (no auth)", base + "/v1/health/live"))
             results.append(bench.wrk("cached page", base + "/v1/watchlist?page=1&limit=10", token=reader))
+            # As apps send them: every request accepts a compressed answer (small ones are sent as they are).
+            results.append(
+                bench.wrk(
+                    "hello, accepting br", base + "/v1/hello", token=reader, accept_encoding=APP_ENCODINGS
+                )
+            )
+            results.append(
+                bench.wrk(
+                    "cached page, accepting br",
+                    base + "/v1/watchlist?page=1&limit=10",
+                    token=reader,
+                    accept_encoding=APP_ENCODINGS,
+                )
+            )
             results.append(
                 bench.wrk(
                     "contains (20 ids)",

@@ -7,6 +7,7 @@ writes no access line); the backends, the fake TMDb and the data are shared.
 
     .venv/bin/python -m loadtests.compare before=/tmp/before/src after=src --rounds 2
     .venv/bin/python -m loadtests.compare info=src:INFO warning=src:WARNING
+    .venv/bin/python -m loadtests.compare before=/tmp/before/src after=src --accept-encoding "gzip, br"
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("versions", nargs="+", type=_version, metavar="NAME=SRC[:LEVEL]")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--duration", type=int, default=5, help="seconds per route")
+    parser.add_argument(
+        "--accept-encoding",
+        default=None,
+        metavar="VALUE",
+        help='sent with every request, e.g. "gzip, deflate, br"',
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="watchlist-compare-") as tmp, ExitStack() as stack:
         work = Path(tmp)
@@ -62,13 +69,22 @@ def main(argv: list[str] | None = None) -> None:
                     httpx.Client(base_url=base, timeout=30) as client,
                 ):
                     seed(client, reader, catalog_ids(client, reader, 10))
-                    hello = bench.wrk(f"{name}: hello", base + "/v1/hello", token=reader)
+                    encoding = args.accept_encoding
+                    hello = bench.wrk(
+                        f"{name}: hello", base + "/v1/hello", token=reader, accept_encoding=encoding
+                    )
                     page = bench.wrk(
-                        f"{name}: cached page", base + "/v1/watchlist?page=1&limit=10", token=reader
+                        f"{name}: cached page",
+                        base + "/v1/watchlist?page=1&limit=10",
+                        token=reader,
+                        accept_encoding=encoding,
                     )
                 cells = [f"{r.rps:,.0f} ({r.rps / bare.rps:.2f}) | {r.p99_ms:.1f}" for r in (hello, page)]
                 rows.append(f"| {round_} | {name} | {' | '.join(cells)} |")
-    print(f"\nbare route {bare.rps:,.0f} req/s, p99 {bare.p99_ms:.1f} ms\n")
+    accepting = (
+        f"; every request sends Accept-Encoding: {args.accept_encoding}" if args.accept_encoding else ""
+    )
+    print(f"\nbare route {bare.rps:,.0f} req/s, p99 {bare.p99_ms:.1f} ms{accepting}\n")
     print("| round | version | hello req/s (÷ bare) | p99 ms | cached page req/s (÷ bare) | p99 ms |")
     print("|---:|---|---:|---:|---:|---:|")
     print("\n".join(rows))

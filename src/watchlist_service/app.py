@@ -20,6 +20,7 @@ from litestar.static_files import create_static_files_router
 
 from watchlist_service import __version__
 from watchlist_service.catalog.controller import CatalogController
+from watchlist_service.compression import LazyCompression
 from watchlist_service.config import Settings
 from watchlist_service.edge import Edge, guard
 from watchlist_service.errors import EXCEPTION_HANDLERS
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
         minimum_size=settings.compression_min_bytes,
         brotli_quality=settings.compression_brotli_quality,
         gzip_compress_level=settings.compression_gzip_level,
+        middleware_class=LazyCompression,  # no compressor for a body too small to compress
     )
     app = Litestar(
         route_handlers=[
