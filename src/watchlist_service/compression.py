@@ -3,7 +3,7 @@
 Litestar's ``CompressionMiddleware`` makes the compressor (a ``GzipFile`` or a brotli ``Compressor``, each
 with its window and tables) as soon as the client accepts an encoding, before it knows the answer's size,
 and closes it unused when the body is under ``minimum_size``. Apps send ``Accept-Encoding`` with every
-request, and most answers are small (a hello, a 201, a 304, an error): that compressor cost a fifth of a
+request, and most answers are small (a hello, a 201, a 304, an error): that compressor cost up to a fifth of a
 hello here (docs/performance.md#compression). ``LazyCompression`` holds the start message until the first
 body: a single body under ``minimum_size`` goes out as it came, exactly as Litestar would send it; anything
 else is handed, start message first, to Litestar's own wrapper. It is the ``middleware_class`` of the app's
